@@ -1,0 +1,62 @@
+# The two commands of the contract: `make book` and `make test`. Both set up .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PROFILE ?= quick
+MATHJAX_VERSION := 3.2.2
+export SOURCE_DATE_EPOCH := 1546300800
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+.PHONY: setup test test-fast book book-test bench results lock clean help
+
+help:
+	@echo "make book   [PROFILE=smoke|quick|paper]  set up, execute every chapter from clean, build _build/html"
+	@echo "make test                                set up, run the test suite"
+	@echo "make book-test                           browser test of the built book (headless Chromium)"
+	@echo "make bench                               Sinkhorn benchmark against POT and GeomLoss (JSON in results/bench)"
+	@echo "make clean                               remove build outputs (never results/stored)"
+
+setup: $(VENV)/.installed _mathjax/tex-mml-chtml.js
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (sae)" >/dev/null
+	touch $@
+
+# MathJax 3 from the npm registry, so that math renders with no CDN request.
+_mathjax/tex-mml-chtml.js:
+	rm -rf _mathjax .mathjax-tmp && mkdir -p .mathjax-tmp
+	cd .mathjax-tmp && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null && tar xzf mathjax-$(MATHJAX_VERSION).tgz
+	mkdir -p _mathjax && cp -r .mathjax-tmp/package/es5/{tex-mml-chtml.js,input,output,ui,a11y,adaptors,sre} _mathjax/
+	rm -rf .mathjax-tmp
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+book: setup
+	rm -rf _build/html _build/.doctrees _build/jupyter_execute
+	SAE_PROFILE=$(PROFILE) $(VENV)/bin/jupyter-book build . --all -W -n --keep-going
+
+book-test: setup
+	bash .ci/ensure-chromium
+	$(PY) -m pytest -q -m browser tests/test_browser.py
+
+bench: setup
+	MALLOC_MMAP_THRESHOLD_=65536 $(PY) benchmarks/sinkhorn.py $(BENCH_ARGS)
+
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install -q -r requirements.txt
+	.lockvenv/bin/pip freeze | sed 's/^torch==\(.*\)+cpu$$/torch==\1/' > requirements.lock.txt && rm -rf .lockvenv
+	@echo "compare requirements.lock.txt with requirements.txt"
+
+clean:
+	rm -rf _build build .pytest_cache .hypothesis
+	find figures -mindepth 1 ! -name README.md -delete
+	find results -mindepth 1 -maxdepth 1 ! -name README.md ! -name stored -exec rm -rf {} +

@@ -1,0 +1,226 @@
+"""Sinkhorn benchmark: ours against POT's ``sinkhorn_log`` (and GeomLoss) on the same problems.
+
+Speed is measured here, never asserted in tests. Every library runs the same number of
+iterations (no early stop) on the same float32 cost matrix; we report the median wall time of
+several repeats, the peak memory above the baseline, and how far each library's cost is from ours.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .sinkhorn import sinkhorn
+from .utils import git_sha, machine
+
+
+@dataclass
+class BenchCase:
+    library: str          # "sae" | "pot" | "geomloss"
+    mode: str             # "forward" | "forward+backward (unrolled)" | "forward+backward (envelope)" …
+    n: int
+    d: int
+    eps_rel: float
+    n_iter: int
+    device: str
+    ms: float | None = None             # median wall time
+    ms_spread: tuple[float, float] | None = None   # (min, max) over repeats
+    peak_mb: float | None = None        # peak memory above the baseline
+    value: float | None = None          # the cost the library returns (sharp, or regularised for GeomLoss)
+    rel_diff_vs_sae: float | None = None
+    note: str = ""
+
+
+def problem(n: int, d: int = 64, seed: int = 0, device: str = "cpu", dtype=torch.float32):
+    """Two Gaussian clouds, shifted apart, and their squared-Euclidean cost matrix."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g, dtype=torch.float64)
+    y = torch.randn(n, d, generator=g, dtype=torch.float64) + 0.5
+    C = torch.cdist(x, y).square().to(device=device, dtype=dtype)
+    a = torch.full((n,), 1.0 / n, device=device, dtype=dtype)
+    return C, a, a.clone()
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _rss_peak_reset() -> int | None:
+    """Reset the process's peak RSS (Linux) and return the current RSS in bytes."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return _status_kb("VmRSS") * 1024
+    except OSError:
+        return None
+
+
+def _status_kb(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise OSError(key)
+
+
+def measure(fn: Callable[[], float], device: str, repeat: int = 5, warmup: int = 1):
+    """Median and spread of wall time (ms), and peak memory above baseline (MB), of ``fn()``."""
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times, value = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        value = fn()
+        _sync(device)
+        times.append((time.perf_counter() - t0) * 1e3)
+    # Memory in a run of its own. On the CPU this reads the peak resident set, which is only
+    # meaningful when freed blocks go back to the OS: `make bench` sets MALLOC_MMAP_THRESHOLD_.
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fn()
+        peak = (torch.cuda.max_memory_allocated() - base) / 2**20
+    else:
+        base = _rss_peak_reset()
+        fn()
+        peak = None if base is None else max(0.0, (_status_kb("VmHWM") * 1024 - base) / 2**20)
+    times.sort()
+    return times[len(times) // 2], (times[0], times[-1]), peak, value
+
+
+def _cases(C, a, b, eps, n_iter, unrolled_ok: bool):
+    """(library, mode, fn) triples; each fn returns the library's cost as a float."""
+    import ot
+
+    def ours_fwd():
+        with torch.no_grad():
+            return sinkhorn(C, a, b, eps=eps, max_iter=n_iter).cost.item()
+
+    def ours_unrolled():
+        Cg = C.detach().requires_grad_()
+        r = sinkhorn(Cg, a, b, eps=eps, max_iter=n_iter)
+        r.cost.backward()
+        return r.cost.item()
+
+    def ours_envelope():
+        Cg = C.detach().requires_grad_()
+        r = sinkhorn(Cg, a, b, eps=eps, max_iter=n_iter, grad="envelope")
+        r.value.backward()
+        return r.cost.item()
+
+    def pot_fwd():
+        with torch.no_grad():
+            return ot.sinkhorn2(a, b, C, eps, method="sinkhorn_log", numItermax=n_iter, stopThr=0.0).item()
+
+    def pot_unrolled():
+        Cg = C.detach().requires_grad_()
+        v = ot.sinkhorn2(a, b, Cg, eps, method="sinkhorn_log", numItermax=n_iter, stopThr=0.0)
+        v.backward()
+        return v.item()
+
+    def pot_envelope():
+        Cg = C.detach().requires_grad_()
+        res = ot.solve(Cg, a, b, reg=eps, method="sinkhorn_log", max_iter=n_iter, tol=0.0, grad="envelope")
+        res.value.backward()
+        return res.value_linear.item()
+
+    out = [("sae", "forward", ours_fwd), ("pot", "forward", pot_fwd),
+           ("sae", "forward+backward (envelope)", ours_envelope),
+           ("pot", "forward+backward (envelope)", pot_envelope),
+           ("sae", "forward+backward (unrolled)", ours_unrolled)]
+    if unrolled_ok:
+        out.append(("pot", "forward+backward (unrolled)", pot_unrolled))
+    try:
+        from geomloss._legacy.sinkhorn_divergence import sinkhorn_loop
+        from geomloss._legacy.sinkhorn_samples import softmin_tensorized
+    except ImportError:
+        return out
+
+    def geomloss_fwd():
+        # GeomLoss's own loop with a constant ε list: exactly n_iter symmetric (averaged) updates.
+        with torch.no_grad():
+            la, lb = a.log()[None], b.log()[None]
+            Cb = C[None]
+            _, _, g_ab, f_ba = sinkhorn_loop(softmin_tensorized, la, lb, None, None, Cb, Cb.transpose(1, 2),
+                                             [eps] * n_iter, None, debias=False, last_extrapolation=False)
+            return ((a * f_ba[0]).sum() + (b * g_ab[0]).sum()).item()
+
+    out.append(("geomloss", "forward (regularised value)", geomloss_fwd))
+    return out
+
+
+def run_benchmark(sizes=(256, 1024, 4096), d: int = 64, eps_rel: float = 0.1, n_iter: int = 100,
+                  repeat: int = 5, device: str | None = None, unrolled_max_n: int = 1024,
+                  log: Callable[[str], None] | None = print) -> dict:
+    """Time every case at every size; return a JSON-ready dict with the machine and commit.
+
+    ``unrolled_max_n`` skips POT's unrolled backward above that size: it stores every
+    iteration's (n, n) matrices (several GB at n = 1024 already).
+    """
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    started = time.time()
+    rows = []
+    for n in sizes:
+        C, a, b = problem(n, d, device=device)
+        eps = eps_rel * C.median().item()
+        ref = None
+        for library, mode, fn in _cases(C, a, b, eps, n_iter, unrolled_ok=n <= unrolled_max_n):
+            case = BenchCase(library, mode, n, d, eps_rel, n_iter, device)
+            try:
+                case.ms, case.ms_spread, case.peak_mb, case.value = measure(fn, device, repeat=repeat)
+            except (RuntimeError, MemoryError) as err:  # e.g. out of memory at the largest size
+                case.note = f"failed: {type(err).__name__}: {str(err)[:120]}"
+            if library == "sae" and mode == "forward":
+                ref = case.value
+            if case.value is not None and ref:
+                case.rel_diff_vs_sae = abs(case.value - ref) / abs(ref)
+            if library == "geomloss":
+                case.note = "regularised value (GeomLoss has no sharp cost); symmetric updates"
+            rows.append(case)
+            if log:
+                log(f"n={n:5d} {library:9s} {mode:30s} {case.ms if case.ms is not None else float('nan'):9.1f} ms")
+    return {"benchmark": "sinkhorn", "problem": f"two Gaussian clouds in d={d}, squared Euclidean cost, float32, "
+            f"eps = {eps_rel} x median(C), {n_iter} iterations, no early stop",
+            "commit": git_sha(), "machine": machine(), "device": device,
+            "device_name": torch.cuda.get_device_name(0) if device.startswith("cuda") else machine()["cpu"],
+            "duration_s": round(time.time() - started, 1), "command": "make bench",
+            "rows": [asdict(r) for r in rows]}
+
+
+def speedups(result: dict) -> list[dict]:
+    """Per size: POT forward / ours forward, and our envelope forward+backward / our forward."""
+    out = []
+    by = {(r["n"], r["library"], r["mode"]): r for r in result["rows"]}
+    for n in sorted({r["n"] for r in result["rows"]}):
+        ours = by.get((n, "sae", "forward"), {}).get("ms")
+        pot = by.get((n, "pot", "forward"), {}).get("ms")
+        env = by.get((n, "sae", "forward+backward (envelope)"), {}).get("ms")
+        out.append({"n": n, "pot_over_sae_forward": pot / ours if ours and pot else math.nan,
+                    "envelope_fb_over_forward": env / ours if ours and env else math.nan})
+    return out
+
+
+def table(result: dict) -> str:
+    """A plain-text table of a benchmark result."""
+    lines = [f"{'n':>5} {'library':9} {'mode':30} {'median ms':>10} {'peak MB':>8} {'rel. diff':>9}"]
+    for r in result["rows"]:
+        ms = f"{r['ms']:10.1f}" if r["ms"] is not None else f"{'—':>10}"
+        mb = f"{r['peak_mb']:8.0f}" if r["peak_mb"] is not None else f"{'—':>8}"
+        rd = f"{r['rel_diff_vs_sae']:9.1e}" if r["rel_diff_vs_sae"] is not None else f"{'—':>9}"
+        lines.append(f"{r['n']:5d} {r['library']:9} {r['mode']:30} {ms} {mb} {rd}  {r['note']}")
+    return "\n".join(lines)
+
+
+def save(result: dict, path: Path) -> Path:
+    """Write the result as JSON atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(path)
+    return path

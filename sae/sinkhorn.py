@@ -1,0 +1,347 @@
+r"""The one Sinkhorn loop of the package: balanced entropic OT on a cost matrix.
+
+We solve, for a cost matrix ``C`` (N, M) and weights ``a`` (N,), ``b`` (M,) of equal mass,
+
+    min_P  <P, C> + eps * KL(P ‖ a⊗b)   subject to  P 1 = a,  Pᵀ 1 = b,          (E)
+
+whose solution has the form ``P = a bᵀ ∘ exp((f ⊕ g − C) / eps)`` for dual potentials f, g in
+cost units (GeomLoss's convention: no ``eps log a`` inside f). Sinkhorn's algorithm alternates
+the two block-coordinate ascent steps of the dual (Cuturi 2013; Peyré & Cuturi 2019, Rem. 4.22):
+
+    g_j ← −eps · LSE_i( log a_i + (f_i − C_ij) / eps )        (column update, "v-step")
+    f_i ← −eps · LSE_j( log b_j + (g_j − C_ij) / eps )        (row update,    "u-step")
+
+One *iteration* is one column then one row update from f = g = 0, in the order of the paper's
+Algorithm 1 and of POT's ``sinkhorn_log``: L iterations here are L iterations there.
+
+How the loop is made fast without losing log-domain stability (Schmitzer 2019, "absorption"):
+the potentials are absorbed into a stabilised kernel ``K = exp((f ⊕ g − C)/eps)`` (one ``exp``
+pass), after which the updates above are exactly the scaling updates ``u ← 1 / K(b∘v)``,
+``v ← 1 / Kᵀ(a∘u)``: two matrix-vector products and no ``exp`` per iteration, with
+``f = f_K + eps log u`` and ``g = g_K + eps log v``. The iterations run in blocks of
+``check_every``; after a block the scalings are absorbed (and K rebuilt) only if they have
+drifted far from 1. If a block's scalings overflowed or drifted so far that entries of K which
+underflowed when it was built could matter (small eps, early iterations), the block is
+discarded and redone with the exact log-sum-exp updates, so the result is that of log-domain
+Sinkhorn in every case; only the speed differs.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+__all__ = ["sinkhorn", "SinkhornResult", "ConvergenceWarning", "round_plan"]
+
+
+class ConvergenceWarning(UserWarning):
+    """Sinkhorn stopped at ``max_iter`` before its marginal error fell below ``tol``."""
+
+
+@dataclass(frozen=True, eq=False)
+class SinkhornResult:
+    r"""Solution of entropic OT (E). ``P = a bᵀ ∘ exp((f ⊕ g − C)/eps)``.
+
+    Shapes: N source points, M target points, optional leading batch B.
+
+    Attributes:
+        f ((…, N) Tensor): row potential, in cost units.
+        g ((…, M) Tensor): column potential, in cost units.
+        C ((…, N, M) Tensor), a ((…, N) Tensor), b ((…, M) Tensor), eps (float): the problem.
+        n_iter (int): iterations run.
+        errors ((n_checks, …) Tensor): marginal error ‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁ after each block.
+        converged (bool | None): error below ``tol``; ``None`` when no ``tol`` was asked for.
+        grad (str): ``"unrolled"`` or ``"envelope"``, how gradients reach C, a, b.
+    """
+
+    f: Tensor
+    g: Tensor
+    C: Tensor
+    a: Tensor
+    b: Tensor
+    eps: float
+    n_iter: int
+    errors: Tensor
+    converged: bool | None
+    grad: str
+    _plan: Tensor | None = field(default=None, repr=False)
+
+    @cached_property
+    def plan(self) -> Tensor:
+        """(…, N, M) transport plan. Detached under ``grad="envelope"``."""
+        if self._plan is not None:
+            return self._plan
+        logk = (self.f.unsqueeze(-1) + self.g.unsqueeze(-2) - self.C) / self.eps
+        return self.a.unsqueeze(-1) * torch.exp(logk) * self.b.unsqueeze(-2)
+
+    def marginals(self) -> tuple[Tensor, Tensor]:
+        """Row and column sums of the plan, to compare with ``a`` and ``b``."""
+        return self.plan.sum(-1), self.plan.sum(-2)
+
+    @property
+    def marginal_error(self) -> Tensor:
+        """‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁ of the returned plan (per batch element)."""
+        r, c = self.marginals()
+        return (r - self.a).abs().sum(-1) + (c - self.b).abs().sum(-1)
+
+    @cached_property
+    def cost(self) -> Tensor:
+        """⟨P, C⟩: the paper's "sharp" Sinkhorn cost; POT's ``sinkhorn2`` / ``value_linear``.
+
+        Under ``grad="envelope"`` the plan is held fixed, so ∂cost/∂C = P.
+        """
+        return (self.plan * self.C).sum((-2, -1))
+
+    @cached_property
+    def value(self) -> Tensor:
+        """⟨P, C⟩ + eps·KL(P ‖ a⊗b): the regularised value; POT's ``ot.solve(...).value``.
+
+        Uses KL = ⟨P, (f ⊕ g − C)/eps⟩, exact because log(P/ab) = (f ⊕ g − C)/eps and the
+        plan's total mass equals that of a⊗b after a row update.
+        Under ``grad="envelope"``: ∂value/∂C = P, ∂value/∂a = f, ∂value/∂b = g (envelope theorem).
+        """
+        P = self.plan
+        v = (P * (self.f.unsqueeze(-1) + self.g.unsqueeze(-2))).sum((-2, -1))
+        if self.grad == "unrolled":
+            return v
+        return _EnvelopeValue.apply(v.detach(), self.C, self.a, self.b, P, self.f, self.g)
+
+    @property
+    def dual_value(self) -> Tensor:
+        """⟨a, f⟩ + ⟨b, g⟩; equals ``value`` at convergence."""
+        return (self.a * self.f).sum(-1) + (self.b * self.g).sum(-1)
+
+
+class _EnvelopeValue(torch.autograd.Function):
+    """Attach the envelope-theorem gradient to a value computed without a graph.
+
+    The regularised value is stationary in the potentials (f, g), so its total derivative is the
+    partial one: ∂value/∂C = P, ∂value/∂a = f, ∂value/∂b = g. No pass over C in the forward.
+    """
+
+    @staticmethod
+    def forward(ctx, value, C, a, b, P, f, g):
+        ctx.save_for_backward(P, f, g)
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        P, f, g = ctx.saved_tensors
+        gC = ga = gb = None
+        if ctx.needs_input_grad[1]:
+            gC = P * grad.unsqueeze(-1).unsqueeze(-1) if grad.dim() else P * grad
+        if ctx.needs_input_grad[2]:
+            ga = f * grad.unsqueeze(-1)
+        if ctx.needs_input_grad[3]:
+            gb = g * grad.unsqueeze(-1)
+        return None, gC, ga, gb, None, None, None
+
+
+def _weights(w: Tensor | None, n: int, name: str, like: Tensor) -> Tensor:
+    if w is None:
+        return torch.full(like.shape[:-2] + (n,), 1.0 / n, dtype=like.dtype, device=like.device)
+    if not isinstance(w, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor or None, got {type(w).__name__}")
+    if w.shape[-1:] != (n,) or w.dim() > like.dim() - 1 or (w.dim() == 2 and w.shape[0] != like.shape[0]):
+        raise ValueError(f"{name} has shape {tuple(w.shape)} but the cost matrix {tuple(like.shape)} needs ({n},)"
+                         + (f" or ({like.shape[0]}, {n})" if like.dim() == 3 else ""))
+    if not torch.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"{name} must be finite and nonnegative")
+    if (w.sum(-1) <= 0).any():
+        raise ValueError(f"{name} must have positive total mass")
+    return w.to(like.dtype).expand(like.shape[:-2] + (n,))
+
+
+def _check(C: Tensor, eps: float, max_iter: int, tol: float | None, check_every: int, grad: str) -> None:
+    if not isinstance(C, Tensor):
+        raise ValueError(f"C must be a torch.Tensor, got {type(C).__name__}")
+    if C.dim() not in (2, 3):
+        raise ValueError(f"C must have shape (N, M) or (B, N, M), got {tuple(C.shape)}")
+    if C.numel() == 0:
+        raise ValueError(f"C is empty: shape {tuple(C.shape)}")
+    if not C.is_floating_point():
+        raise ValueError(f"C must be a floating-point tensor, got {C.dtype}")
+    if not torch.isfinite(C).all():
+        raise ValueError("C contains NaN or infinite entries")
+    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a positive finite number, got {eps!r}")
+    if not (isinstance(max_iter, int) and max_iter >= 1):
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if not (isinstance(check_every, int) and check_every >= 1):
+        raise ValueError(f"check_every must be a positive integer, got {check_every!r}")
+    if tol is not None and not (tol > 0):
+        raise ValueError(f"tol must be positive or None, got {tol!r}")
+    if grad not in ("unrolled", "envelope"):
+        raise ValueError(f"grad must be 'unrolled' or 'envelope', got {grad!r}")
+
+
+def sinkhorn(
+    C: Tensor,
+    a: Tensor | None = None,
+    b: Tensor | None = None,
+    *,
+    eps: float,
+    max_iter: int = 100,
+    tol: float | None = None,
+    check_every: int = 10,
+    grad: Literal["unrolled", "envelope"] = "unrolled",
+    init: tuple[Tensor, Tensor] | None = None,
+) -> SinkhornResult:
+    r"""Entropic optimal transport (E) by log-stabilised Sinkhorn iterations.
+
+    Args:
+        C ((N, M) or (B, N, M) Tensor): cost matrix, finite.
+        a ((N,) or (B, N) Tensor, optional): source weights, nonnegative (zeros allowed); uniform if None.
+        b ((M,) or (B, M) Tensor, optional): target weights with the same total mass as ``a``.
+        eps (float): absolute regularisation ε (POT's ``reg``; GeomLoss's ``blur**p``).
+        max_iter (int): iteration budget; the paper's fixed L.
+        tol (float, optional): stop once ‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁ < tol (checked every
+            ``check_every`` iterations) and warn if it never is. ``None`` runs exactly ``max_iter``
+            iterations, a fixed computation graph, as in the paper.
+        check_every (int): block length: the kernel is re-stabilised and the error checked this often.
+        grad (str): ``"unrolled"`` backpropagates through every iteration (the paper's choice);
+            ``"envelope"`` runs the loop without a graph and attaches ∂value/∂C = P at the end
+            (cheaper in time and memory; exact for ``value``, plan held fixed for ``cost``).
+        init ((f, g), optional): warm-start potentials in cost units.
+
+    Returns:
+        SinkhornResult with ``plan``, ``cost`` (sharp, ⟨P, C⟩), ``value``, ``f``, ``g``, ``errors``…
+
+    Example:
+        >>> C = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+        >>> round(sinkhorn(C, eps=0.01).cost.item(), 6)
+        0.0
+    """
+    _check(C, eps, max_iter, tol, check_every, grad)
+    N, M = C.shape[-2:]
+    a = _weights(a, N, "a", C)
+    b = _weights(b, M, "b", C)
+    mass_a, mass_b = a.sum(-1), b.sum(-1)
+    if not torch.allclose(mass_a, mass_b, rtol=1e-5, atol=0):
+        raise ValueError(f"a and b must have the same total mass (balanced OT), got {mass_a.tolist()} and {mass_b.tolist()}")
+    eps = float(eps)
+
+    with torch.set_grad_enabled(torch.is_grad_enabled() and grad == "unrolled"):
+        Cl = C if grad == "unrolled" else C.detach()
+        al = a if grad == "unrolled" else a.detach()
+        bl = b if grad == "unrolled" else b.detach()
+        alpha, beta, errors, n_iter, P = _iterate(Cl, al, bl, eps, max_iter, tol, check_every, init)
+
+    err = errors[-1]
+    converged = None if tol is None else bool((err < tol).all())
+    if tol is not None and not converged:
+        warnings.warn(
+            f"Sinkhorn did not converge in max_iter={max_iter} iterations (marginal error "
+            f"{err.max().item():.2e} > tol={tol:.1e}); increase max_iter or eps (eps={eps:.3g}).",
+            ConvergenceWarning, stacklevel=2)
+    f, g = eps * alpha, eps * beta
+    if grad == "envelope":
+        f, g, P = f.detach(), g.detach(), P.detach()
+    return SinkhornResult(f=f, g=g, C=C, a=a, b=b, eps=eps, n_iter=n_iter, errors=errors,
+                          converged=converged, grad=grad, _plan=P)
+
+
+def _iterate(C, a, b, eps, max_iter, tol, check_every, init):
+    """Run the blocks. Returns dimensionless potentials (f/eps, g/eps), errors, n_iter, plan.
+
+    State: absorbed potentials (alpha, beta) = (f, g)/eps, the kernel K = exp(alpha ⊕ beta − C/eps)
+    built at the last absorption, and scalings (u, v) relative to K, so that the current
+    potentials are alpha + log u, beta + log v. K is rebuilt (one exp pass) only when the
+    scalings have drifted past ``absorb_at``; at moderate eps that happens a few times per solve.
+    """
+    Ce = C / eps                                              # (…, N, M), reused by every block
+    log_a, log_b = torch.log(a), torch.log(b)                 # −inf where a weight is 0: LSE skips it
+    if init is not None:
+        alpha, beta = init[0].to(C.dtype) / eps, init[1].to(C.dtype) / eps
+    else:                                                     # u = 1, v = 1 as in Algorithm 1 and POT
+        alpha, beta = torch.zeros_like(a), torch.zeros_like(b)
+    # Past this drift of log u or log v, kernel entries that underflowed when K was built could
+    # have become significant: such a block is redone in the log domain. Absorb well before it.
+    drift = 0.5 * -math.log(torch.finfo(C.dtype).tiny) - 10.0
+    absorb_at = 0.5 * drift
+    errors, n_iter = [], 0
+    K = u = v = None
+    while n_iter < max_iter:
+        k = min(check_every, max_iter - n_iter)
+        if K is None:
+            K = torch.exp(alpha.unsqueeze(-1) + beta.unsqueeze(-2) - Ce)   # (…, N, M)
+            u, v = torch.ones_like(a), torch.ones_like(b)
+        u1, v1, err = _scaling_block(K, a, b, u, k)
+        log_u, log_v = torch.log(u1), torch.log(v1)
+        worst = torch.maximum(log_u.abs().amax(), log_v.abs().amax())
+        if not bool(worst < drift):                           # also catches inf and NaN
+            alpha, beta = alpha + torch.log(u), beta + torch.log(v)
+            alpha, beta, err = _log_block(Ce, log_a, log_b, alpha, beta, k)
+            K = None
+        elif bool(worst > absorb_at):
+            alpha, beta, K = alpha + log_u, beta + log_v, None
+        else:
+            u, v = u1, v1
+        n_iter += k
+        errors.append(err)
+        if tol is not None and bool((err < tol).all()):
+            break
+    P = None
+    if K is not None:
+        P = (a * u).unsqueeze(-1) * K * (b * v).unsqueeze(-2)
+        alpha, beta = alpha + torch.log(u), beta + torch.log(v)
+    return alpha, beta, torch.stack(errors), n_iter, P
+
+
+def _scaling_block(K, a, b, u, k):
+    """k iterations as matrix-vector products on the fixed kernel K; returns u, v, marginal error.
+
+    Algorithm 1 of the ICLR paper, lines "v ← 1/(Kᵀu)", "u ← 1/(Kv)", with weights a, b.
+    """
+    Kt = K.transpose(-1, -2)
+    for _ in range(k):
+        v = 1.0 / _matvec(Kt, a * u)                              # column update: g = eps (beta + log v)
+        u = 1.0 / _matvec(K, b * v)                               # row update:    f = eps (alpha + log u)
+    cols = b * v * _matvec(Kt, a * u)                             # Pᵀ1; rows are exact after the u-step
+    return u, v, (cols - b).abs().sum(-1)
+
+
+def _log_block(Ce, log_a, log_b, alpha, beta, k):
+    """k iterations of the exact log-sum-exp updates (the stable fallback)."""
+    for _ in range(k):
+        beta = -torch.logsumexp(log_a.unsqueeze(-1) + alpha.unsqueeze(-1) - Ce, dim=-2)
+        alpha = -torch.logsumexp(log_b.unsqueeze(-2) + beta.unsqueeze(-2) - Ce, dim=-1)
+    log_cols = log_b + beta + torch.logsumexp(log_a.unsqueeze(-1) + alpha.unsqueeze(-1) - Ce, dim=-2)
+    err = (torch.exp(log_cols) - torch.exp(log_b)).abs().sum(-1)
+    return alpha, beta, err
+
+
+def _matvec(K: Tensor, x: Tensor) -> Tensor:
+    """(…, N, M) @ (…, M) -> (…, N)."""
+    return (K @ x.unsqueeze(-1)).squeeze(-1)
+
+
+def round_plan(P: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    r"""Round an approximate plan onto the transport polytope U(a, b).
+
+    Altschuler, Weed & Rigollet (2017), Algorithm 2, the rounding the UAI version of the paper
+    applies after its Sinkhorn iterations: scale rows down to at most ``a``, columns down to at
+    most ``b``, then add the rank-one correction ``err_a err_bᵀ / ‖err_a‖₁``. The output has
+    marginals exactly ``a`` and ``b`` (up to rounding) and ‖out − P‖₁ ≤ 2(‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁).
+
+    Args:
+        P ((…, N, M) Tensor): nonnegative plan. a ((…, N) Tensor), b ((…, M) Tensor): target marginals.
+    """
+    if P.dim() < 2 or P.shape[-2:] != (a.shape[-1], b.shape[-1]):
+        raise ValueError(f"P has shape {tuple(P.shape)} but a and b need (…, {a.shape[-1]}, {b.shape[-1]})")
+    if (P < 0).any() or not torch.isfinite(P).all():
+        raise ValueError("P must be finite and nonnegative")
+    tiny = torch.finfo(P.dtype).tiny
+    x = torch.clamp(a / P.sum(-1).clamp_min(tiny), max=1.0)
+    F = x.unsqueeze(-1) * P
+    y = torch.clamp(b / F.sum(-2).clamp_min(tiny), max=1.0)
+    F = F * y.unsqueeze(-2)
+    err_a = a - F.sum(-1)
+    err_b = b - F.sum(-2)
+    norm = err_a.abs().sum(-1, keepdim=True).clamp_min(tiny)
+    return F + err_a.unsqueeze(-1) * err_b.unsqueeze(-2) / norm.unsqueeze(-1)

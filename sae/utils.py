@@ -1,0 +1,57 @@
+"""Small shared helpers: run profiles, repository paths, provenance."""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+PROFILES = ("smoke", "quick", "paper")
+
+
+def default_profile() -> str:
+    """The run size a chapter uses unless papermill overrides it: ``$SAE_PROFILE`` or ``"quick"``.
+
+    ``make book PROFILE=paper`` exports ``SAE_PROFILE``; that is how the choice reaches every chapter.
+    """
+    profile = os.environ.get("SAE_PROFILE", "quick")
+    return check_profile(profile)
+
+
+def check_profile(profile: str) -> str:
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r} (check SAE_PROFILE or -p profile)")
+    return profile
+
+
+def repo_root() -> Path:
+    """The repository root (where ``_config.yml`` lives), whatever the working directory."""
+    here = Path(__file__).resolve().parent.parent
+    if (here / "_config.yml").exists():
+        return here
+    return Path(os.environ.get("SAE_ROOT", Path.cwd())).resolve()
+
+
+def git_sha() -> str:
+    """The commit the code runs at, with ``-dirty`` when the tree has changes; ``unknown`` outside git."""
+    try:
+        root = repo_root()
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine() -> dict:
+    """A description of the machine a number was measured on."""
+    import torch
+
+    info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+            "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info

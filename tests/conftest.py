@@ -1,0 +1,28 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def random_problem(n=30, m=40, d=3, seed=0, uniform=False):
+    """Weighted point clouds and POT's squared-Euclidean cost, float64 numpy."""
+    import ot
+
+    r = np.random.default_rng(seed)
+    x, y = r.normal(size=(n, d)), r.normal(size=(m, d)) + 1.0
+    a = np.full(n, 1 / n) if uniform else r.uniform(0.5, 1.5, n)
+    b = np.full(m, 1 / m) if uniform else r.uniform(0.5, 1.5, m)
+    return a / a.sum(), b / b.sum(), ot.dist(x, y), x, y
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

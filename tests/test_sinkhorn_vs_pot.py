@@ -1,0 +1,93 @@
+"""POT is the oracle: plans, costs, values, potentials and gradients in float64."""
+import numpy as np
+import pytest
+import torch
+
+import sae
+from conftest import random_problem
+
+ot = pytest.importorskip("ot")
+
+
+def t(*arrays):
+    return [torch.from_numpy(np.asarray(x)) for x in arrays]
+
+
+@pytest.mark.parametrize("rel_eps", [1.0, 0.1, 0.03, 0.003])
+def test_matches_pot_solve(rel_eps):
+    a, b, C, _, _ = random_problem()
+    eps = rel_eps * np.median(C)
+    ref = ot.solve(C, a, b, reg=eps, max_iter=200_000, tol=1e-13)   # reg_type="KL"
+    res = sae.sinkhorn(*t(C, a, b), eps=eps, max_iter=200_000, tol=1e-12)
+    assert res.converged
+    np.testing.assert_allclose(res.plan.numpy(), ref.plan, rtol=1e-6, atol=1e-11)
+    np.testing.assert_allclose(res.cost.item(), ref.value_linear, rtol=1e-9)        # the sharp cost
+    np.testing.assert_allclose(res.value.item(), ref.value, rtol=1e-9)
+    np.testing.assert_allclose(res.dual_value.item(), ref.value, rtol=1e-9)
+    # POT's potentials are log-scalings: eps*log_u = f + eps*log(a) + const (style-examples §8).
+    f_pot, g_pot = eps * ref.potentials[0], eps * ref.potentials[1]
+    f_ours, g_ours = res.f.numpy() + eps * np.log(a), res.g.numpy() + eps * np.log(b)
+    np.testing.assert_allclose(f_ours - f_ours.mean(), f_pot - f_pot.mean(), atol=1e-8 * np.median(C))
+    np.testing.assert_allclose(g_ours - g_ours.mean(), g_pot - g_pot.mean(), atol=1e-8 * np.median(C))
+
+
+def test_matches_pot_sinkhorn2_fixed_iterations():
+    """With tol=None both run exactly L iterations: same intermediate, not only the same limit."""
+    a, b, C, _, _ = random_problem(uniform=True)
+    eps = 0.05 * np.median(C)
+    for L in (1, 2, 7, 13, 50):
+        ref_plan = ot.sinkhorn(a, b, C, eps, method="sinkhorn_log", numItermax=L, stopThr=0.0)
+        ref = ot.sinkhorn2(a, b, C, eps, method="sinkhorn_log", numItermax=L, stopThr=0.0)
+        res = sae.sinkhorn(*t(C, a, b), eps=eps, max_iter=L, check_every=5)
+        assert res.n_iter == L
+        np.testing.assert_allclose(res.plan.numpy(), ref_plan, rtol=1e-9, atol=1e-14)
+        np.testing.assert_allclose(res.cost.item(), ref, rtol=1e-10)
+
+
+@pytest.mark.parametrize("rel_eps", [0.5, 0.05, 0.01])
+def test_sandwich_exact_cost_value(rel_eps):
+    # 0 ≤ KL(P‖a⊗b) ≤ log min(N, M), hence  OT_0 ≤ <P,C> ≤ value ≤ OT_0 + eps·log min(N, M).
+    a, b, C, _, _ = random_problem(seed=3)
+    eps = rel_eps * np.median(C)
+    exact = ot.emd2(a, b, C)
+    r = sae.sinkhorn(*t(C, a, b), eps=eps, tol=1e-11, max_iter=100_000)
+    cost, value = r.cost.item(), r.value.item()
+    assert exact - 1e-9 <= cost <= value + 1e-12
+    assert value <= exact + eps * np.log(min(C.shape)) + 1e-9
+
+
+def test_sharp_divergence_matches_pot():
+    _, _, _, x, y = random_problem(n=40, m=40, uniform=True)
+    # Self-transport (x to x) converges slowly under alternating updates, in POT as here, so
+    # compare a fixed number of iterations: the same computation in both libraries.
+    eps, L = 0.5, 300
+    ref = ot.bregman.empirical_sinkhorn_divergence(x, y, eps, numIterMax=L, stopThr=0.0)
+    ours = sae.sinkhorn_divergence(*t(x, y), eps=eps, max_iter=L).item()
+    assert ref > 0 and ours > 0          # POT clamps at 0: compare where it does not bite
+    np.testing.assert_allclose(ours, ref, rtol=1e-8)
+
+
+def test_divergence_unequal_sizes_equals_three_solves():
+    _, _, _, x, y = random_problem(n=25, m=31)
+    x, y = t(x, y)
+    kw = dict(eps=0.3, max_iter=300)
+    for kind, attr in (("sharp", "cost"), ("regularized", "value")):
+        T = lambda u, v: getattr(sae.sinkhorn(sae.cost_matrix(u, v), **kw), attr)
+        expected = T(x, y) - 0.5 * T(x, x) - 0.5 * T(y, y)
+        torch.testing.assert_close(sae.sinkhorn_divergence(x, y, kind=kind, **kw), expected)
+
+
+def test_gradient_matches_pot_autodiff():
+    a, b, C, _, _ = random_problem(uniform=True)
+    eps, L = 0.1 * np.median(C), 30
+    C1 = torch.tensor(C, requires_grad=True)
+    ot.sinkhorn2(*t(a, b), C1, eps, method="sinkhorn_log", numItermax=L + 2000, stopThr=0.0).backward()
+    C2 = torch.tensor(C, requires_grad=True)
+    sae.sinkhorn(C2, eps=eps, max_iter=L + 2000).cost.backward()
+    torch.testing.assert_close(C2.grad, C1.grad, rtol=1e-6, atol=1e-9)
+
+
+def test_exact_ot_matches_emd2():
+    a, b, C, x, y = random_problem()
+    got = sae.exact_ot(*t(x, y), *t(a, b)).item()
+    np.testing.assert_allclose(got, ot.emd2(a, b, C), rtol=1e-10)
