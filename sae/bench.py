@@ -224,3 +224,11 @@ def save(result: dict, path: Path) -> Path:
     tmp.write_text(json.dumps(result, indent=1))
     tmp.replace(path)
     return path
+
+
+def load_stored(folder: Path | None = None) -> list[dict]:
+    """Benchmark results kept in ``results/stored/bench-*.json`` (each names its machine and commit)."""
+    from .utils import repo_root
+
+    folder = Path(folder) if folder is not None else repo_root() / "results" / "stored"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("bench-*.json"))]

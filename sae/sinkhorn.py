@@ -74,10 +74,7 @@ class SinkhornResult:
     @cached_property
     def plan(self) -> Tensor:
         """(…, N, M) transport plan. Detached under ``grad="envelope"``."""
-        if self._plan is not None:
-            return self._plan
-        logk = (self.f.unsqueeze(-1) + self.g.unsqueeze(-2) - self.C) / self.eps
-        return self.a.unsqueeze(-1) * torch.exp(logk) * self.b.unsqueeze(-2)
+        return self._plan if self._plan is not None else _plan(self.f, self.g, self.C, self.a, self.b, self.eps)
 
     def marginals(self) -> tuple[Tensor, Tensor]:
         """Row and column sums of the plan, to compare with ``a`` and ``b``."""
@@ -241,7 +238,8 @@ def sinkhorn(
             ConvergenceWarning, stacklevel=2)
     f, g = eps * alpha, eps * beta
     if grad == "envelope":
-        f, g, P = f.detach(), g.detach(), P.detach()
+        f, g = f.detach(), g.detach()
+        P = _plan(f, g, C.detach(), a.detach(), b.detach(), eps) if P is None else P.detach()
     return SinkhornResult(f=f, g=g, C=C, a=a, b=b, eps=eps, n_iter=n_iter, errors=errors,
                           converged=converged, grad=grad, _plan=P)
 
@@ -314,6 +312,11 @@ def _log_block(Ce, log_a, log_b, alpha, beta, k):
     log_cols = log_b + beta + torch.logsumexp(log_a.unsqueeze(-1) + alpha.unsqueeze(-1) - Ce, dim=-2)
     err = (torch.exp(log_cols) - torch.exp(log_b)).abs().sum(-1)
     return alpha, beta, err
+
+
+def _plan(f, g, C, a, b, eps):
+    """Equation (E)'s solution form P = a bᵀ ∘ exp((f ⊕ g − C)/eps)."""
+    return a.unsqueeze(-1) * torch.exp((f.unsqueeze(-1) + g.unsqueeze(-2) - C) / eps) * b.unsqueeze(-2)
 
 
 def _matvec(K: Tensor, x: Tensor) -> Tensor:

@@ -24,6 +24,18 @@ def test_envelope_gradient_is_the_plan():
     torch.testing.assert_close(bg.grad, r.g, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("dtype, rel_eps", [(torch.float64, 0.2), (torch.float32, 1e-3)])
+def test_envelope_plan_is_detached_whichever_block_ran_last(dtype, rel_eps):
+    """At small eps in float32 the last block runs in the log domain: same contract."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 8, generator=g), torch.randn(64, 8, generator=g)
+    C = sae.cost_matrix(x, y).to(dtype).requires_grad_()
+    r = sae.sinkhorn(C, eps=rel_eps * C.median().item(), max_iter=10, grad="envelope")
+    assert not r.plan.requires_grad and r.value.requires_grad
+    r.value.backward()
+    torch.testing.assert_close(C.grad, r.plan, rtol=0, atol=0)
+
+
 def test_envelope_stores_no_iterations():
     C, a, b, _, _ = problem()
     saved = []

@@ -1,0 +1,168 @@
+"""Figure builders and ``save``: every figure of the book is drawn here and written to figures/.
+
+Builders take plain numbers (dicts, arrays) and return a Matplotlib Figure; chapters call them.
+``save`` writes PNG and PDF plus a JSON sidecar with the config, commit and the numbers plotted.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .utils import git_sha, repo_root
+
+# One style for the whole book: sized for the page width of the HTML book (about 7 in).
+BOOK_RC = {
+    "figure.dpi": 110, "savefig.dpi": 150, "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9,
+    "legend.fontsize": 8, "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
+    "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "lines.linewidth": 1.5,
+    "figure.constrained_layout.use": True,
+}
+WIDTH = 7.0
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    return obj
+
+
+def save(fig, name: str, config: dict | None = None, data: dict | None = None,
+         formats=("png", "pdf"), folder: Path | None = None) -> list[Path]:
+    """Write ``figures/<name>.<ext>`` and ``figures/<name>.json`` (config, commit, numbers plotted).
+
+    Paths resolve from the repository root, never from the notebook's working directory.
+    """
+    folder = Path(folder) if folder is not None else repo_root() / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in formats:
+        p = folder / f"{name}.{ext}"
+        fig.savefig(p, metadata={"Creator": "sae"} if ext == "pdf" else None)
+        paths.append(p)
+    side = folder / f"{name}.json"
+    side.write_text(json.dumps({"figure": name, "commit": git_sha(), "config": _jsonable(config or {}),
+                                "data": _jsonable(data or {})}, indent=1))
+    paths.append(side)
+    return paths
+
+
+def _fig(ncols=1, nrows=1, height=2.6, width=WIDTH, **kw):
+    with plt.rc_context(BOOK_RC):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), **kw)
+    return fig, axes
+
+
+def style():
+    """Context manager applying the book style (use around any custom plotting)."""
+    return plt.rc_context(BOOK_RC)
+
+
+# --------------------------------------------------------------------------- Sinkhorn chapter
+
+def eps_sweep(study: dict):
+    """Sharp cost and regularised value minus exact OT against ε, with the ε·log n bound."""
+    with style():
+        fig, ax = _fig(2, height=2.7)
+        eps = np.asarray(study["eps"])
+        ax[0].loglog(eps, np.maximum(study["value_gap"], 1e-16), "o-", label=r"value $-$ OT (regularised)")
+        ax[0].loglog(eps, np.maximum(study["cost_gap"], 1e-16), "s-", label=r"$\langle P_\varepsilon, C\rangle -$ OT (sharp)")
+        ax[0].loglog(eps, study["bound"], "k--", label=r"bound $\varepsilon \log \min(N, M)$")
+        ax[0].set(xlabel=r"$\varepsilon$", ylabel="gap to exact OT", title="Error against exact OT (ot.emd2)")
+        ax[0].legend()
+        ax[1].semilogx(eps, study["cost"], "s-", label="sharp cost")
+        ax[1].semilogx(eps, study["value"], "o-", label="regularised value")
+        ax[1].axhline(study["exact"], color="k", ls=":", label="exact OT")
+        ax[1].set(xlabel=r"$\varepsilon$", ylabel="transport cost", title="The two Sinkhorn quantities")
+        ax[1].legend()
+    return fig
+
+
+def convergence(curves: dict):
+    """Marginal error against iterations, one line per ε."""
+    with style():
+        fig, ax = _fig(1, height=2.6, width=WIDTH * 0.7)
+        for label, (its, err) in curves.items():
+            ax.semilogy(its, np.maximum(err, 1e-17), label=label)
+        ax.set(xlabel="iteration", ylabel=r"$\|P1-a\|_1+\|P^\top 1-b\|_1$", title="Convergence of the marginal error")
+        ax.legend(title=r"$\varepsilon$ / median$(C)$")
+    return fig
+
+
+def mmd_limit(study: dict):
+    """Debiased Sinkhorn divergence from ε → 0 (exact OT) to ε → ∞ (½ MMD² with kernel −c)."""
+    with style():
+        fig, ax = _fig(1, height=2.6, width=WIDTH * 0.7)
+        eps = np.asarray(study["eps"])
+        ax.semilogx(eps, study["sharp"], "s-", label="sharp divergence")
+        ax.semilogx(eps, study["regularized"], "o-", label="regularised divergence")
+        ax.axhline(study["exact"], color="k", ls=":", label=r"exact OT $W_c$ ($\varepsilon\to0$)")
+        ax.axhline(study["half_mmd"], color="C3", ls="--", label=r"$\frac{1}{2}$MMD$^2_{-c}$ ($\varepsilon\to\infty$)")
+        ax.set(xlabel=r"$\varepsilon$", ylabel=r"$S_\varepsilon(\alpha,\beta)$", title="Between OT and MMD")
+        ax.legend()
+    return fig
+
+
+def gradient_comparison(study: dict):
+    """Unrolled against envelope gradient of the value: agreement, then time and memory per L."""
+    with style():
+        fig, ax = _fig(3, height=2.6)
+        g1, g2 = np.asarray(study["unrolled_grad"]).ravel(), np.asarray(study["envelope_grad"]).ravel()
+        ax[0].plot(g2, g1, ".", ms=2)
+        lim = [min(g1.min(), g2.min()), max(g1.max(), g2.max())]
+        ax[0].plot(lim, lim, "k--", lw=0.8)
+        ax[0].set(xlabel="envelope  ∂value/∂C = P", ylabel="unrolled ∂value/∂C", title=f"L = {study['L_scatter']}")
+        L = study["L"]
+        ax[1].plot(L, study["ms_unrolled"], "o-", label="unrolled")
+        ax[1].plot(L, study["ms_envelope"], "s-", label="envelope")
+        ax[1].set(xlabel="iterations L", ylabel="forward+backward (ms)", title="Time")
+        ax[1].legend()
+        ax[2].plot(L, study["mb_unrolled"], "o-", label="unrolled")
+        ax[2].plot(L, study["mb_envelope"], "s-", label="envelope")
+        ax[2].set(xlabel="iterations L", ylabel="tensors kept for backward (MB)", title="Memory")
+        ax[2].legend()
+    return fig
+
+
+def rounding(study: dict):
+    """Marginal error before and after the rounding of Altschuler et al., against iterations."""
+    with style():
+        fig, ax = _fig(1, height=2.6, width=WIDTH * 0.7)
+        ax.semilogy(study["iters"], study["err_before"], "o-", label="Sinkhorn plan")
+        ax.semilogy(study["iters"], np.maximum(study["err_after"], 1e-17), "s-", label="rounded plan")
+        ax.semilogy(study["iters"], study["moved"], "^:", label=r"$\|$rounded $-$ plan$\|_1$")
+        ax.set(xlabel="iterations", ylabel="L1 marginal error", title="Rounding onto the transport polytope")
+        ax.legend()
+    return fig
+
+
+def bench_bars(rows: list[dict], title: str):
+    """Median time per library and mode, one group per problem size (log scale)."""
+    with style():
+        modes = [("sae", "forward"), ("pot", "forward"), ("sae", "forward+backward (envelope)"),
+                 ("pot", "forward+backward (envelope)"), ("sae", "forward+backward (unrolled)"),
+                 ("pot", "forward+backward (unrolled)"), ("geomloss", "forward (regularised value)")]
+        sizes = sorted({r["n"] for r in rows})
+        by = {(r["n"], r["library"], r["mode"]): r["ms"] for r in rows}
+        fig, ax = _fig(1, height=2.8)
+        w = 0.8 / len(modes)
+        for k, (lib, mode) in enumerate(modes):
+            vals = [by.get((n, lib, mode)) or np.nan for n in sizes]
+            ax.bar(np.arange(len(sizes)) + k * w, vals, w, label=f"{lib}: {mode}", color=f"C{k}",
+                   hatch="//" if lib != "sae" else None)
+        ax.set_yscale("log")
+        ax.set_xticks(np.arange(len(sizes)) + w * (len(modes) - 1) / 2, [f"n = {n}" for n in sizes])
+        ax.set(ylabel="median time (ms)", title=title)
+        ax.legend(ncols=2, fontsize=7)
+    return fig
