@@ -35,10 +35,10 @@ _mathjax/tex-mml-chtml.js:
 	rm -rf .mathjax-tmp
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not browser"
 
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow and not browser"
 
 book: setup
 	rm -rf _build/html _build/.doctrees _build/jupyter_execute

@@ -61,7 +61,9 @@ def cost_matrix(x: Tensor, y: Tensor, cost: str = "sqeuclidean", p: float = 1.0)
     if cost == "euclidean":
         if not p > 0:
             raise ValueError(f"p must be positive, got {p}")
-        d = torch.cdist(x, y)  # its backward is 0 (not NaN) at coincident points
+        # Exact differences, not the ‖x‖²+‖y‖²−2⟨x,y⟩ shortcut cdist takes above 25 points, whose
+        # cancellation errors matter for near-coincident points; backward is 0 (not NaN) there.
+        d = torch.cdist(x, y, compute_mode="donot_use_mm_for_euclid_dist")
         return d if p == 1 else d.pow(p)
     if cost in ("cosine", "geodesic"):
         cos = _unit(x) @ _unit(y).transpose(-1, -2)
