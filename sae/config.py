@@ -127,7 +127,9 @@ def make_config(profile: str = "quick", model: str = "sae", prior: str = "sphere
     return validate(_merge(cfg, overrides))
 
 
-def _coerce(text: str, current):
+def _coerce(text: str, current, optional: bool = False):
+    if optional and text.lower() == "none":
+        return None
     if isinstance(current, bool):
         if text.lower() not in ("true", "false", "1", "0"):
             raise ValueError(f"expected true or false, got {text!r}")
@@ -161,10 +163,11 @@ def set_values(cfg: ExperimentConfig, assignments: list[str]) -> ExperimentConfi
             node = getattr(node, part, None)
             if not dataclasses.is_dataclass(node):
                 raise ValueError(f"unknown setting {key!r}")
-        if parts[-1] not in {f.name for f in dataclasses.fields(node)}:
+        fields = {f.name: f for f in dataclasses.fields(node)}
+        if parts[-1] not in fields:
             raise ValueError(f"unknown setting {key!r}")
         try:
-            value = _coerce(text, getattr(node, parts[-1]))
+            value = _coerce(text, getattr(node, parts[-1]), optional="None" in str(fields[parts[-1]].type))
         except ValueError as err:
             raise ValueError(f"bad value for {key}: {err}") from None
         nested: dict = {parts[-1]: value}

@@ -1,0 +1,108 @@
+"""Metrics as the paper reports them, each printed with what it was computed on.
+
+* reconstruction error: summed binary cross-entropy per test image on binarised MNIST (ICLR §6),
+  summed squared error per image otherwise;
+* latent MMD×1000: unbiased MMD² between test-set codes and as many prior draws, Gaussian kernel
+  with σ² = half the mean squared distance between prior draws (the paper gives no bandwidth; this
+  choice is fixed per prior, so a column compares like with like);
+* latent OT: exact OT (squared Euclidean) between test codes and prior draws;
+* FID: Fréchet distance between Gaussians fitted to features of real and generated images, in the
+  feature space of a small CNN trained here on the digits (ICLR protocol for MNIST), or of a local
+  TorchScript network (Inception for CelebA). n_real and n_fake always travel with the score.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy import linalg
+from torch import Tensor, nn
+
+from .divergences import exact_ot
+from .models import gaussian_mmd
+
+BINARISE_SEED = 1234
+
+
+def binarise(x: Tensor, seed: int = BINARISE_SEED) -> Tensor:
+    """A fixed stochastic binarisation (the test set of dynamically binarised MNIST)."""
+    return torch.bernoulli(x, generator=torch.Generator().manual_seed(seed))
+
+
+@torch.no_grad()
+def reconstruction_error(model, x: Tensor, batch: int = 500) -> float:
+    """Mean per-example reconstruction cost of the deterministic codes (model.embed)."""
+    model.eval()
+    dev = next(model.parameters()).device
+    xt = binarise(x) if model.recon == "bce" else x
+    total = 0.0
+    for i in range(0, len(xt), batch):
+        xb = xt[i:i + batch].to(dev)
+        total += model.reconstruction(xb, model.decoder(model.embed(xb))).item() * len(xb)
+    return total / len(xt)
+
+
+@torch.no_grad()
+def embed(model, x: Tensor, batch: int = 1000) -> Tensor:
+    model.eval()
+    dev = next(model.parameters()).device
+    return torch.cat([model.embed(x[i:i + batch].to(dev)).cpu() for i in range(0, len(x), batch)])
+
+
+def mmd_bandwidth(prior, n: int = 2000, seed: int = 0) -> float:
+    z = prior.sample(n, torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return 0.5 * (torch.cdist(z, z) ** 2).sum().item() / (n * (n - 1))
+
+
+def latent_mmd_x1000(codes: Tensor, prior, seed: int = 0) -> float:
+    z = prior.sample(len(codes), torch.Generator().manual_seed(seed + 1), dtype=torch.float64)
+    return 1000 * gaussian_mmd(codes.double(), z, mmd_bandwidth(prior)).item()
+
+
+def latent_ot(codes: Tensor, prior, seed: int = 0, max_n: int = 2000) -> float:
+    codes = codes[:max_n].double()
+    z = prior.sample(len(codes), torch.Generator().manual_seed(seed + 2), dtype=torch.float64)
+    return exact_ot(codes, z).item()
+
+
+def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
+    """‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^{1/2}) between Gaussians fitted to two feature sets."""
+    f1, f2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    if not np.isfinite(covmean).all():          # singular product: regularise as pytorch-fid does
+        off = np.eye(len(s1)) * 1e-6
+        covmean = linalg.sqrtm((s1 + off) @ (s2 + off))
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean.real))
+
+
+@torch.no_grad()
+def features(net: nn.Module, x: Tensor, batch: int = 500) -> np.ndarray:
+    net.eval()
+    dev = next(net.parameters()).device if any(True for _ in net.parameters()) else torch.device("cpu")
+    return torch.cat([net(x[i:i + batch].to(dev)).cpu() for i in range(0, len(x), batch)]).numpy()
+
+
+def fid(net: nn.Module, real: Tensor, fake: Tensor) -> dict:
+    """FID with the feature network ``net``, and the sample sizes it was computed on."""
+    return {"fid": frechet_distance(features(net, real), features(net, fake)),
+            "n_real": len(real), "n_fake": len(fake)}
+
+
+class TorchScriptFeatures(nn.Module):
+    """A feature network read from a local TorchScript file (e.g. Inception exported by the user).
+
+    The file must map images (B, C, H, W) in [0, 1] to features (B, F); nothing is downloaded.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        from pathlib import Path
+
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"feature network weights {path!r} not found (give a local TorchScript file)")
+        self.net = torch.jit.load(str(path), map_location="cpu")
+        self.anchor = nn.Parameter(torch.zeros(()), requires_grad=False)   # gives the module a device
+
+    def forward(self, x):
+        return self.net(x.to(self.anchor.device)).flatten(1)

@@ -1,0 +1,178 @@
+"""Training one run: seeded, checkpointed every epoch, resumable, with a progress bar.
+
+Determinism: every random draw of epoch e (batch order, dynamic binarisation, prior samples,
+encoder noise) comes from a generator seeded by (seed, e), and the checkpoint holds the model and
+optimiser after epoch e. So a run killed at any point and started again continues from its last
+checkpoint and ends bitwise where an uninterrupted run ends (on the CPU).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from . import data as data_mod
+from .config import ExperimentConfig, to_dict
+from .models import build_model
+from .utils import git_sha, machine
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. a non-finite loss); the message names the settings to change."""
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"train.device={name!r} but CUDA is not available here")
+    return torch.device(name)
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(1_000_003 * seed + epoch)
+
+
+def write_json(path: Path, obj) -> None:
+    """Atomic: write a temporary file, then rename it over the target."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def _save_checkpoint(path: Path, model, opt, epoch: int, curve: list, cfg) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "curve": curve,
+                "config": to_dict(cfg)}, tmp)
+    os.replace(tmp, path)
+
+
+def train(cfg: ExperimentConfig, run_dir: Path, progress: bool = True, stop_after_epoch: int | None = None,
+          evaluate_fn=None) -> dict:
+    """Train (or resume) the run in ``run_dir``; return its metrics (also written to metrics.json).
+
+    ``stop_after_epoch`` ends the process's work early, as a kill would (for the resume test).
+    """
+    run_dir = Path(run_dir)
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn)
+    except BaseException as err:
+        # Leave nothing half-written behind on an error (a kill cannot get here: its checkpoint stays
+        # for the resume). A run dir this call created is removed; in an older one the stale files go.
+        if not isinstance(err, KeyboardInterrupt):
+            if created:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            else:
+                for name in ("metrics.json", "metrics.json.tmp", "checkpoint.pt.tmp"):
+                    (run_dir / name).unlink(missing_ok=True)
+        raise
+
+
+def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
+    t_start = time.time()
+    device = pick_device(cfg.train.device)
+    data = data_mod.load(cfg.data)
+    if len(data.x_train) < cfg.train.batch_size:
+        raise ValueError(f"train.batch_size={cfg.train.batch_size} exceeds the {len(data.x_train)} training examples")
+    torch.manual_seed(cfg.seed)                                   # weight initialisation
+    model = build_model(cfg, data.shape, data.recon).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    ckpt_path = run_dir / "checkpoint.pt"
+    start, curve = 0, []
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if ckpt["config"] != to_dict(cfg):
+            raise ValueError(f"{ckpt_path} belongs to a different configuration; remove it or change --out")
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        start, curve = ckpt["epoch"], ckpt["curve"]
+    write_json(run_dir / "config.json", to_dict(cfg))
+    n, B = len(data.x_train), cfg.train.batch_size
+    steps = n // B
+    bar = tqdm(total=cfg.train.epochs * steps, initial=start * steps, disable=not progress,
+               desc=f"{cfg.model}/{cfg.prior}", unit="step", leave=False)
+    for epoch in range(start, cfg.train.epochs):
+        model.train()
+        g = epoch_generator(cfg.seed, epoch)
+        sums = {"loss": 0.0, "rec": 0.0, "penalty": 0.0}
+        t0 = time.time()
+        for step, idx in enumerate(data_mod.batches(n, B, g)):
+            x = data.x_train[idx]
+            if data.recon == "bce":
+                x = torch.bernoulli(x, generator=g)               # dynamic binarisation (ICLR §6)
+            z_prior = model.prior.sample(B, g)
+            try:
+                out = model(x.to(device), z_prior.to(device), g)
+                loss = out["loss"]
+            except ValueError as err:       # the OT solvers refuse non-finite codes
+                if "NaN" not in str(err):
+                    raise
+                loss = torch.tensor(float("nan"))
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"loss became {loss.item()} at epoch {epoch} step {step} (model={cfg.model}, "
+                    f"prior={cfg.prior}, beta={cfg.beta}, sinkhorn.eps={cfg.sinkhorn.eps}, train.lr={cfg.train.lr}); "
+                    "try a larger sinkhorn.eps or a smaller train.lr")
+            opt.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            opt.step()
+            for k in sums:
+                sums[k] += out[k].item()
+            bar.update(1)
+            bar.set_postfix(loss=f"{out['loss'].item():.3g}", rec=f"{out['rec'].item():.3g}",
+                            pen=f"{out['penalty'].item():.3g}")
+        curve.append({"epoch": epoch + 1, **{k: v / steps for k, v in sums.items()},
+                      "seconds": round(time.time() - t0, 3)})
+        _save_checkpoint(run_dir / "checkpoint.pt", model, opt, epoch + 1, curve, cfg)
+        if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < cfg.train.epochs:
+            bar.close()
+            return {"stopped_after_epoch": epoch + 1}
+    bar.close()
+    write_json(run_dir / "curve.json", curve)
+    metrics = (evaluate_fn or evaluate)(model, data, cfg)
+    metrics["provenance"] = {"commit": git_sha(), "machine": machine(), "device": str(device),
+                             "train_seconds": round(sum(c["seconds"] for c in curve), 2),
+                             "wall_seconds_this_process": round(time.time() - t_start, 2),
+                             "data": data.source}
+    write_json(run_dir / "metrics.json", metrics)     # last, atomically: its presence marks the run complete
+    return metrics
+
+
+def evaluate(model, data, cfg) -> dict:
+    """The paper's metrics on the test set; FID only for MNIST-like data (the in-house classifier)."""
+    from . import metrics as M
+
+    codes = M.embed(model, data.x_test)
+    out = {"reconstruction_error": M.reconstruction_error(model, data.x_test),
+           "reconstruction_kind": "summed BCE per image (binarised)" if data.recon == "bce" else "summed squared error",
+           "latent_mmd_x1000": M.latent_mmd_x1000(codes, model.prior, seed=cfg.seed),
+           "latent_ot": M.latent_ot(codes, model.prior, seed=cfg.seed),
+           "code_variance_mean": codes.var(0).mean().item(),
+           "n_test": len(data.x_test)}
+    if data.shape == (1, 28, 28) and data.y_train is not None and cfg.model != "sae_encoder":
+        from .fid import mnist_feature_net
+
+        # One reference feature network per data source, trained on its full training split
+        # whatever this run's profile (the smoke profile's 256 digits would make a poor one).
+        full = data_mod.load(replace(cfg.data, n_train=None, n_test=None))
+        net, info = mnist_feature_net(full)
+        with torch.no_grad():
+            model.eval()
+            dev = next(model.parameters()).device
+            g = torch.Generator().manual_seed(cfg.seed + 7)
+            fake = torch.cat([model.decode(model.prior.sample(500, g).to(dev)).cpu()
+                              for _ in range(math.ceil(len(data.x_test) / 500))])[:len(data.x_test)]
+        f = M.fid(net, data.x_test, fake)
+        out.update({"fid": f["fid"], "fid_n_real": f["n_real"], "fid_n_fake": f["n_fake"]})
+        out["fid_network"] = info["network"]
+        out["fid_network_test_accuracy"] = info["test_accuracy"]
+    return out
