@@ -33,7 +33,21 @@ def main(argv=None) -> int:
                    help="override any setting, e.g. sinkhorn.eps=10, train.epochs=3, data.root=/data/mnist")
     t.add_argument("--out", default=None, help="results root (default: results/ in the repository)")
     t.add_argument("--no-progress", action="store_true")
+    w = sub.add_parser("sweep", help="train a whole table into a folder with a provenance manifest")
+    w.add_argument("name", choices=["table", "ablation"])
+    w.add_argument("--profile", default="quick", choices=PROFILES)
+    w.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    w.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    w.add_argument("--out", required=True)
+    w.add_argument("--keep-checkpoints", action="store_true")
     args = p.parse_args(argv)
+    if args.command == "sweep":
+        from .comparison import run_sweep
+
+        command = "python -m sae " + " ".join(sys.argv[1:] if argv is None else argv)
+        m = run_sweep(args.name, args.profile, args.seeds, args.out, args.sets, command, args.keep_checkpoints)
+        print(f"{len(m['runs'])} runs in {m['duration_s']} s; manifest: {args.out}/manifest.json")
+        return 0
     from .experiments import get_or_train, run_dir
 
     try:

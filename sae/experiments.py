@@ -28,7 +28,7 @@ class Run:
     def model(self, device="cpu"):
         """The trained model, rebuilt from the config and the checkpoint."""
         d = data_mod.load(self.cfg.data)
-        m = build_model(self.cfg, d.shape, d.recon)
+        m = build_model(self.cfg, d.shape, d.recon, len(d.x_train))
         m.load_state_dict(torch.load(self.path / "checkpoint.pt", map_location=device, weights_only=False)["model"])
         return m.to(device).eval()
 

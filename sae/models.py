@@ -21,7 +21,7 @@ from .priors import Prior, make_prior
 class Autoencoder(nn.Module):
     """Deterministic autoencoder (AE): no latent term. Codes are ``prior.head(encoder(x))``."""
 
-    def __init__(self, cfg, shape, recon: str):
+    def __init__(self, cfg, shape, recon: str, n_train: int | None = None):
         super().__init__()
         self.cfg = cfg
         self.prior: Prior = make_prior(cfg.prior, cfg.latent_dim, **({"alpha": cfg.dirichlet_alpha}
@@ -29,6 +29,37 @@ class Autoencoder(nn.Module):
         self.beta = cfg.beta
         self.recon = recon
         self.encoder, self.decoder = make_nets(cfg.arch, shape, cfg.hidden, cfg.latent_dim, self.encoder_outputs())
+        if cfg.targets:
+            if not n_train:
+                raise ValueError("targets=True needs the number of training examples")
+            g = torch.Generator().manual_seed(10_000 + cfg.seed)
+            self.register_buffer("target_bank", self.prior.sample(n_train, g))     # (n_train, latent_dim)
+
+    @torch.no_grad()
+    def reassign_targets(self, idx: Tensor, z: Tensor, generator=None) -> None:
+        """ICLR Table 1 "targets": give each code of the batch the target the solver matches it to.
+
+        Hungarian: the exact optimal permutation. Sinkhorn: a permutation *sampled* from the plan,
+        here by perturb-and-MAP (Gumbel noise on log P, then an assignment); the paper does not
+        say how it samples, so this is our choice.
+        """
+        from scipy.optimize import linear_sum_assignment
+
+        from .costs import cost_matrix
+        from .divergences import exact_plan
+        from .sinkhorn import sinkhorn
+
+        t = self.target_bank[idx]
+        C = cost_matrix(z.detach().to(t.dtype), t)
+        if self.cfg.model == "hae":
+            sigma = exact_plan(C).argmax(1)
+        else:
+            s = self.cfg.sinkhorn
+            logp = torch.log(sinkhorn(C, eps=s.eps, max_iter=s.max_iter).plan.clamp_min(1e-30))
+            u = torch.rand(logp.shape, generator=generator, dtype=logp.dtype).clamp(1e-12, 1 - 1e-12)
+            _, cols = linear_sum_assignment(-(logp - torch.log(-torch.log(u))).cpu().numpy())
+            sigma = torch.as_tensor(cols, device=t.device)
+        self.target_bank[idx] = t[sigma]
 
     def encoder_outputs(self) -> int:
         return self.cfg.latent_dim
@@ -156,8 +187,8 @@ MODEL_CLASSES = {"ae": Autoencoder, "vae": VAE, "betavae": VAE, "wae": WAE, "swa
                  "hae": HAE, "sae": SAE, "hvae": HVAE, "sae_encoder": SinkhornEncoder}
 
 
-def build_model(cfg, shape, recon: str) -> Autoencoder:
-    return MODEL_CLASSES[cfg.model](cfg, shape, recon)
+def build_model(cfg, shape, recon: str, n_train: int | None = None) -> Autoencoder:
+    return MODEL_CLASSES[cfg.model](cfg, shape, recon, n_train)
 
 
 # ------------------------------------------------------------------------------ latent distances

@@ -166,3 +166,46 @@ def bench_bars(rows: list[dict], title: str):
         ax.set(ylabel="median time (ms)", title=title)
         ax.legend(ncols=2, fontsize=7)
     return fig
+
+
+# --------------------------------------------------------------------------- experiment chapters
+
+def image_rows(rows: dict, title: str = "", cmap: str = "gray"):
+    """One row of images per label: ``rows[label]`` is a (n, C, H, W) tensor in [0, 1]."""
+    labels = list(rows)
+    n = max(len(v) for v in rows.values())
+    with style():
+        fig, axes = plt.subplots(len(labels), n, figsize=(WIDTH, 0.72 * len(labels) + 0.3),
+                                 gridspec_kw={"wspace": 0.03, "hspace": 0.08}, constrained_layout=False)
+        axes = np.atleast_2d(axes)
+        for r, label in enumerate(labels):
+            imgs = rows[label].detach().cpu().clamp(0, 1)
+            for c in range(n):
+                ax = axes[r, c]
+                ax.set_xticks([]); ax.set_yticks([]); ax.grid(False)
+                for s in ax.spines.values():
+                    s.set_visible(False)
+                if c < len(imgs):
+                    im = imgs[c]
+                    ax.imshow(im[0] if im.shape[0] == 1 else im.permute(1, 2, 0), cmap=cmap, vmin=0, vmax=1)
+            axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+        if title:
+            fig.suptitle(title, fontsize=9)
+        fig.subplots_adjust(left=0.17, right=0.99, top=0.93 if title else 0.99, bottom=0.01)
+    return fig
+
+
+def metric_bars(summary, label_col: str, title: str, paper: dict | None = None):
+    """FID, RE and MMD per row (mean ± sd over seeds), with the paper's value as a marker if given."""
+    with style():
+        fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 0.28 * len(summary) + 1.2), sharey=True)
+        y = np.arange(len(summary))
+        for ax, (k, name) in zip(axes, [("fid", "FID (ours)"), ("reconstruction_error", "RE"),
+                                        ("latent_mmd_x1000", "MMD×1000")]):
+            ax.barh(y, summary[k], xerr=summary[k + "_sd"], color=["C0" if p == "gaussian" else "C1"
+                                                                     for p in summary.get("prior", ["x"] * len(y))])
+            ax.set_xlabel(name)
+            ax.invert_yaxis() if ax is axes[0] else None
+        axes[0].set_yticks(y, summary[label_col])
+        fig.suptitle(title, fontsize=9)
+    return fig

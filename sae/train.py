@@ -84,7 +84,7 @@ def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
     if len(data.x_train) < cfg.train.batch_size:
         raise ValueError(f"train.batch_size={cfg.train.batch_size} exceeds the {len(data.x_train)} training examples")
     torch.manual_seed(cfg.seed)                                   # weight initialisation
-    model = build_model(cfg, data.shape, data.recon).to(device)
+    model = build_model(cfg, data.shape, data.recon, len(data.x_train)).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
     ckpt_path = run_dir / "checkpoint.pt"
     start, curve = 0, []
@@ -109,7 +109,7 @@ def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
             x = data.x_train[idx]
             if data.recon == "bce":
                 x = torch.bernoulli(x, generator=g)               # dynamic binarisation (ICLR §6)
-            z_prior = model.prior.sample(B, g)
+            z_prior = model.target_bank[idx] if cfg.targets else model.prior.sample(B, g)
             try:
                 out = model(x.to(device), z_prior.to(device), g)
                 loss = out["loss"]
@@ -125,6 +125,8 @@ def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
             opt.step()
+            if cfg.targets:
+                model.reassign_targets(idx.to(device), out["z"], g)
             for k in sums:
                 sums[k] += out[k].item()
             bar.update(1)

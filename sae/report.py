@@ -1,0 +1,180 @@
+"""Verdicts for the paper's claims (paper-notes.md §7), computed from result tables.
+
+Each rule is written down here, applied to numbers the book computed, and returns a verdict
+("reproduced", "partly", "not reproduced", "not run here", "not assessable") with a sentence
+that says why. Nothing in a verdict is typed in by hand.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+REPRODUCED, PARTLY, NOT, NOT_RUN_HERE, NA = "reproduced", "partly", "not reproduced", "not run here", "not assessable"
+
+
+@dataclass
+class Verdict:
+    claim: int
+    statement: str
+    source: str
+    paper: str
+    ours: str
+    verdict: str
+    why: str
+
+
+def _get(summary: pd.DataFrame, method: str, prior: str, col: str) -> float:
+    row = summary[(summary["method"] == method) & (summary["prior"] == prior)]
+    return float(row[col].iloc[0]) if len(row) else math.nan
+
+
+def claim_sae_sphere_mnist_rank(summary: pd.DataFrame, uai_rows: list[dict]) -> Verdict:
+    """Claim 2: SAE-H is among the best FIDs on MNIST (UAI: 12.5, third of twelve)."""
+    keys = [(r["method"], r["prior"]) for r in uai_rows]
+    ours = summary.set_index(["method", "prior"]).loc[[k for k in keys if k in set(zip(summary.method, summary.prior))]]
+    rank = int((ours["fid"] < ours.loc[("sae", "sphere"), "fid"]).sum()) + 1
+    paper_rank = sorted(r["mnist_fid"] for r in uai_rows).index(12.5) + 1
+    n = len(ours)
+    v = REPRODUCED if rank <= 3 else PARTLY if rank <= n // 2 else NOT
+    return Verdict(2, "SAE with a hyperspherical prior is among the best models on MNIST (FID)", "UAI Table 1",
+                   f"FID 12.5, rank {paper_rank} of 12", f"FID {ours.loc[('sae', 'sphere'), 'fid']:.3g}, rank {rank} of {n}",
+                   v, f"rule: rank ≤ 3 reproduced, ≤ {n // 2} partly; ours ranks {rank}")
+
+
+def claim_sae_vs_vae_wae(summary: pd.DataFrame) -> Verdict:
+    """Claim 6: SAE-sphere has a lower FID than VAE and WAE-N (ICLR Table 2, MNIST)."""
+    s, vae, wae = (_get(summary, m, p, "fid") for m, p in (("sae", "sphere"), ("vae", "gaussian"), ("wae", "gaussian")))
+    s_sd = _get(summary, "sae", "sphere", "fid_sd")
+    better = [name for name, f in (("VAE", vae), ("WAE-N", wae)) if s < f]
+    v = REPRODUCED if len(better) == 2 else PARTLY if better else NOT
+    return Verdict(6, "SAE-sphere beats VAE and WAE (Gaussian) in FID on MNIST", "ICLR Table 2",
+                   "6.8 vs VAE 7.2, WAE 9.0", f"{s:.3g} ± {s_sd:.2g} vs VAE {vae:.3g}, WAE {wae:.3g}", v,
+                   f"lower than {', '.join(better) if better else 'neither'}")
+
+
+def claim_latent_matching(summary: pd.DataFrame) -> Verdict:
+    """Claim 7: SAE matches the prior well (MMD×1000 near the floor; ICLR SAE 0.30)."""
+    sph = summary[summary["prior"] == "sphere"]
+    s = _get(summary, "sae", "sphere", "latent_mmd_x1000")
+    med = float(sph["latent_mmd_x1000"].median())
+    best = float(sph["latent_mmd_x1000"].min())
+    v = REPRODUCED if s <= med else NOT
+    return Verdict(7, "SAE's aggregated posterior matches the prior (latent MMD)", "ICLR Table 2",
+                   "SAE 0.30; empirical floor 0.2", f"SAE {s:.3g}; spherical models median {med:.3g}, best {best:.3g}",
+                   v, "rule: at or below the median of the spherical models")
+
+
+def claim_gaussian_variance(summary: pd.DataFrame, latent_dim: int) -> Verdict:
+    """Claim 4: with a Gaussian prior, sample-based OT shrinks the code variance below 1."""
+    var = {m: _get(summary, m, "gaussian", "code_variance") for m in ("sae", "hae", "w2gae", "swae")}
+    shrunk = [m for m in ("sae", "hae") if var[m] < 0.9]
+    ok = [m for m in ("w2gae", "swae") if var[m] >= 0.9]
+    v = REPRODUCED if len(shrunk) == 2 and len(ok) == 2 else PARTLY if shrunk else NOT
+    ours = ", ".join(f"{m.upper()} {x:.2f}" for m, x in var.items())
+    return Verdict(4, "Gaussian prior: sample-based OT (SAE, HAE) learns code variance < 1; SWAE and W2GAE do not",
+                   "UAI §6.2, App. F (secondary)", "qualitative, in 64-d on CelebA",
+                   f"{latent_dim}-d on MNIST: {ours}", v,
+                   f"rule: SAE and HAE below 0.9 and SWAE, W2GAE at or above it; shrunk: {shrunk or 'none'}")
+
+
+def claim_sinkhorn_vs_hungarian(summary: pd.DataFrame) -> Verdict:
+    """Claim 5: no significant FID difference between Sinkhorn and Hungarian (ICLR Table 1)."""
+    if int(summary["seeds"].min()) < 2:
+        return Verdict(5, "Sinkhorn ≈ Hungarian in FID", "ICLR Table 1", "e.g. 6.8 vs 9.7 (β=100, sample)",
+                       "one seed per row", NA, "a difference cannot be judged against seed spread with one seed")
+    piv = summary.set_index(["assignment", "beta", "solver"])
+    same, diffs = 0, []
+    for (assignment, beta) in sorted({(a, b) for a, b, _ in piv.index}):
+        s, h = piv.loc[(assignment, beta, "sinkhorn")], piv.loc[(assignment, beta, "hungarian")]
+        d, tol = s["fid"] - h["fid"], 2 * math.hypot(s["fid_sd"], h["fid_sd"])
+        diffs.append(f"{assignment}/β={beta:g}: {d:+.3g} (±{tol:.2g})")
+        same += abs(d) <= tol
+    n = len(diffs)
+    v = REPRODUCED if same == n else PARTLY if same >= n / 2 else NOT
+    return Verdict(5, "Sinkhorn ≈ Hungarian in FID (no significant difference)", "ICLR Table 1",
+                   "differences within ~3 FID", "; ".join(diffs), v,
+                   f"rule: |difference| ≤ 2 × combined seed sd; holds in {same} of {n} settings")
+
+
+def claim_eps_stability(sens: pd.DataFrame) -> Verdict:
+    """Claim 8: ε = 10 is needed with a Gaussian prior (smaller unstable); ε = 0.1 works for the sphere."""
+    ok = sens[sens["status"] == "ok"]
+    g = ok[ok["prior"] == "gaussian"].groupby("eps")["FID"].min()
+    s = ok[ok["prior"] == "sphere"].groupby("eps")["FID"].min()
+    failed = sens[(sens["status"] != "ok")]
+    if 10.0 not in g.index or 0.1 not in s.index or len(g) < 2:
+        return Verdict(8, "ε = 10 for the Gaussian prior, ε = 0.1 for the sphere", "UAI Table 1 note", "", "", NA,
+                       "the grid of this profile does not contain both settings")
+    small = g[g.index < 10.0]
+    worse = bool((small > 1.2 * g[10.0]).all()) or len(failed[failed["prior"] == "gaussian"]) > 0
+    sphere_fine = s[0.1] <= 1.2 * s.min()
+    v = REPRODUCED if worse and sphere_fine else PARTLY if worse or sphere_fine else NOT
+    return Verdict(8, "A Gaussian prior needs ε = 10 (smaller ε worse or unstable); ε = 0.1 suits the sphere",
+                   "UAI Table 1 note (secondary)", "smaller ε 'numerically unstable' (Gaussian)",
+                   f"Gaussian FID by ε: {dict((float(k), round(float(x), 1)) for k, x in g.items())}; "
+                   f"sphere: {dict((float(k), round(float(x), 1)) for k, x in s.items())}; failed runs: {len(failed)}",
+                   v, "rule: every smaller ε at least 20% worse than ε = 10 (or failing) for the Gaussian, "
+                   "and ε = 0.1 within 20% of the best for the sphere; our solver is log-stabilised, so "
+                   "'unstable' shows as worse models rather than NaNs")
+
+
+def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
+    return pd.DataFrame([v.__dict__ for v in sorted(verdicts, key=lambda v: v.claim)])
+
+
+def theory_verdicts(seed: int = 0) -> list[Verdict]:
+    """Claims 9, 10 and 13, recomputed on small finite problems (the theory chapter does more)."""
+    import torch
+
+    from . import solver_studies, theory
+
+    out = []
+    rows = [(d, delta, theory.sphere_far_exact(d, delta), theory.sphere_bound_paper(d, delta))
+            for d in (2, 3, 5, 10, 16, 64) for delta in (0.25, 0.5, 1.0, 1.2)]
+    fails = [(d, delta) for d, delta, exact, bound in rows if bound > exact]
+    out.append(Verdict(9, "Sphere repulsion: P(‖z−z′‖>δ) ≥ 1 − 1/(4d(√2−δ)²)", "ICLR Prop. 6.1",
+                       "d=10, δ=1: ≥ 0.854", f"exact law at d=10, δ=1: {theory.sphere_far_exact(10, 1.0):.3f}; "
+                       f"bound violated at {fails or 'no tested (d, δ)'}",
+                       REPRODUCED if not fails else PARTLY if all(d < 3 for d, _ in fails) else NOT,
+                       "exact law vs the bound over d ∈ {2..64}, δ ∈ {0.25..1.2}; the paper says 'high-dimensional regime'"))
+    g = torch.Generator().manual_seed(seed)
+    slacks = []
+    for trial in range(30):
+        G = theory.relu_net([2, 16, 2], seed=500 + trial)
+        x = torch.randn(24, 2, generator=g, dtype=torch.float64)
+        z = torch.randn(24, 2, generator=g, dtype=torch.float64)
+        codes = torch.randn(24, 2, generator=g, dtype=torch.float64)
+        slacks.append(theory.min_min_terms(x, codes, z, G, theory.lipschitz_upper_bound(G))["slack"])
+    out.append(Verdict(10, "W_p(P_X,P_G) ≤ rec^{1/p} + γ W_p(Q_Z,P_Z) for γ ≥ ∏‖B_ℓ‖", "UAI Thm 2.1 / ICLR Thm 3.1",
+                       "theorem", f"30 random encoder/generator pairs: min slack {min(slacks):.3g}",
+                       REPRODUCED if min(slacks) >= -1e-9 else NOT, "exact OT on finite measures; see the theory chapter"))
+    x, y = solver_studies.toy_clouds(60, seed=seed)
+    lim = solver_studies.mmd_limit(x, y, 6, rel_range=(1e-2, 1e4))
+    small = abs(lim["regularized"][0] - lim["exact"]) / lim["exact"]
+    large = abs(lim["regularized"][-1] - lim["half_mmd"]) / lim["half_mmd"]
+    out.append(Verdict(13, "Sinkhorn divergence → W_c as ε → 0 and → ½MMD²_{−c} as ε → ∞", "UAI §3.1 (secondary)",
+                       "limits", f"relative gap {small:.1e} at the smallest ε, {large:.1e} at the largest",
+                       REPRODUCED if small < 0.05 and large < 0.01 else NOT, "rule: within 5% and 1% at the two ends"))
+    return out
+
+
+NOT_RUN = [
+    (1, "On CelebA, SAE with a hyperspherical prior matches or beats the baselines", "UAI Table 1",
+     "SAE-H 56 vs VAE 55, WAE-N 58, WAE-H 59, SWAE-N 64"),
+    (3, "Sample-based OT with a Gaussian prior fails in 64-d on CelebA", "UAI Table 1 (secondary)",
+     "SAE-N 187, HAE-N 293; W2GAE-N 58, SWAE-N 64"),
+    (11, "Encoder-only Sinkhorn training gives class-aware MNIST clusters and preserves Swiss-roll geometry",
+     "ICLR §6.1, Fig. 1", "qualitative"),
+    (12, "16-d Dir(1/5) prior: each digit at a vertex; vertex samples crisper", "ICLR §6.4, Fig. 3", "qualitative"),
+]
+
+
+def not_run_here() -> list[Verdict]:
+    """Claims this build does not test, each with the reason."""
+    return [Verdict(c, text, src, paper, "—", NOT_RUN_HERE,
+                    "needs CelebA images and an Inception network in local folders (nothing is downloaded)"
+                    if "CelebA" in text else "its chapter (latent geometry) is not built yet")
+            for c, text, src, paper in NOT_RUN]
