@@ -1,0 +1,110 @@
+"""Verdict rules on synthetic tables: each verdict follows from the numbers, both ways."""
+import json
+
+import pandas as pd
+import pytest
+
+from sae import comparison, report
+
+
+def table(fids, sd=1.0, var=None):
+    rows = []
+    for (method, prior, label), fid in zip(comparison.TABLE_ROWS, fids):
+        rows.append({"method": method, "prior": prior, "label": label, "fid": fid, "fid_sd": sd,
+                     "reconstruction_error": 100.0, "reconstruction_error_sd": 1.0,
+                     "latent_mmd_x1000": fid / 10, "latent_mmd_x1000_sd": 0.1, "seeds": 2,
+                     "code_variance": (var or {}).get((method, prior), 1.0)})
+    return pd.DataFrame(rows)
+
+
+UAI = comparison.paper_numbers()["uai_table1"]
+
+
+def test_paper_numbers_file_has_provenance_and_every_row():
+    n = comparison.paper_numbers()
+    assert set(n["_provenance"]) >= {"uai_table1", "iclr_table1", "iclr_table2"}
+    assert len(n["uai_table1"]) == 12 and len(n["iclr_table1"]) == 8 and len(n["iclr_table2"]) == 8
+    assert {(r["method"], r["prior"]) for r in n["uai_table1"]} <= {(m, p) for m, p, _ in comparison.TABLE_ROWS}
+
+
+def test_rank_rule():
+    fids = [50.0] * len(comparison.TABLE_ROWS)
+    sae_sphere = [i for i, (m, p, _) in enumerate(comparison.TABLE_ROWS) if (m, p) == ("sae", "sphere")][0]
+    fids[sae_sphere] = 10.0
+    assert report.claim_sae_sphere_mnist_rank(table(fids), UAI).verdict == report.REPRODUCED
+    fids[sae_sphere] = 99.0
+    v = report.claim_sae_sphere_mnist_rank(table(fids), UAI)
+    assert v.verdict == report.NOT and "rank 12 of 12" in v.ours
+
+
+def test_sae_vs_vae_wae_rule():
+    t = table([40.0] * len(comparison.TABLE_ROWS))
+    t.loc[(t.method == "sae") & (t.prior == "sphere"), "fid"] = 30.0
+    assert report.claim_sae_vs_vae_wae(t).verdict == report.REPRODUCED
+    t.loc[(t.method == "vae"), "fid"] = 20.0
+    assert report.claim_sae_vs_vae_wae(t).verdict == report.PARTLY
+
+
+def test_gaussian_variance_rule():
+    shrunk = {("sae", "gaussian"): 0.5, ("hae", "gaussian"): 0.6}
+    assert report.claim_gaussian_variance(table([1.0] * 14, var=shrunk), 10).verdict == report.REPRODUCED
+    assert report.claim_gaussian_variance(table([1.0] * 14), 10).verdict == report.NOT
+
+
+def test_sinkhorn_vs_hungarian_rule():
+    rows = [{"solver": s, "assignment": a, "beta": b, "fid": 50.0 + (d if s == "sinkhorn" else 0.0), "fid_sd": 1.0,
+             "seeds": 2} for s, a, b in comparison.ABLATION_ROWS for d in [0.5]]
+    assert report.claim_sinkhorn_vs_hungarian(pd.DataFrame(rows)).verdict == report.REPRODUCED
+    for r in rows:
+        if r["solver"] == "sinkhorn":
+            r["fid"] += 20
+    assert report.claim_sinkhorn_vs_hungarian(pd.DataFrame(rows)).verdict == report.NOT
+    for r in rows:
+        r["seeds"] = 1
+    assert report.claim_sinkhorn_vs_hungarian(pd.DataFrame(rows)).verdict == report.NA
+
+
+def test_eps_rule():
+    rows = [{"prior": "gaussian", "eps": e, "L": 50, "FID": f, "status": "ok"} for e, f in ((0.1, 300.0), (10.0, 100.0))]
+    rows += [{"prior": "sphere", "eps": e, "L": 50, "FID": f, "status": "ok"} for e, f in ((0.1, 100.0), (10.0, 150.0))]
+    assert report.claim_eps_stability(pd.DataFrame(rows)).verdict == report.REPRODUCED
+    rows[0]["FID"] = 90.0
+    assert report.claim_eps_stability(pd.DataFrame(rows)).verdict == report.PARTLY
+
+
+def test_targets_only_for_hae_and_sae():
+    from sae.config import make_config
+
+    with pytest.raises(ValueError, match="targets=True is the ICLR Table 1 variant"):
+        make_config("smoke", "wae", "sphere", targets=True)
+    cfg = comparison.ablation_config("smoke", "sinkhorn", "targets", 10.0, 0)
+    assert cfg.targets and cfg.model == "sae" and cfg.beta == 10.0
+
+
+def test_targets_training_reassigns_and_resumes(tmp_path):
+    from sae.train import train
+
+    cfg = comparison.ablation_config("smoke", "sinkhorn", "targets", 10.0, 0, hidden=(16,),
+                                     data={"n_train": 64, "n_test": 32}, train={"epochs": 2, "batch_size": 16})
+    noop = lambda model, data, cfg: {"bank_sum": float(model.target_bank.sum())}
+    full = train(cfg, tmp_path / "a", progress=False, evaluate_fn=noop)
+    train(cfg, tmp_path / "b", progress=False, evaluate_fn=noop, stop_after_epoch=1)
+    resumed = train(cfg, tmp_path / "b", progress=False, evaluate_fn=noop)
+    assert resumed["bank_sum"] == full["bank_sum"]
+    from sae.models import build_model
+
+    fresh = build_model(cfg, (1, 28, 28), "bce", 64).target_bank
+    import torch
+
+    bank = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["model"]["target_bank"]
+    assert not torch.equal(bank, fresh)                                   # targets were reassigned
+    torch.testing.assert_close(bank.sum(0), fresh.sum(0))                # … as a permutation of the same draws
+
+
+def test_sweep_writes_a_manifest_and_loads_back(tmp_path):
+    m = comparison.run_sweep("table", "smoke", [0], tmp_path, ["train.epochs=1", "hidden=16", "data.n_train=64",
+                             "data.n_test=32", "train.batch_size=16"], "test", progress=False)
+    assert m["command"] == "test" and len(m["runs"]) == len(comparison.TABLE_ROWS) and m["duration_s"] > 0
+    manifest, runs = comparison.load_sweep(tmp_path)
+    assert manifest == json.loads((tmp_path / "manifest.json").read_text()) and len(runs) == len(comparison.TABLE_ROWS)
+    assert not list(tmp_path.rglob("checkpoint.pt"))
