@@ -96,7 +96,8 @@ def test_vmf_samples_have_the_right_mean_resultant_length():
 # ---------------------------------------------------------------- config
 def test_config_defaults_hash_and_overrides():
     cfg = C.make_config("quick", "sae", "gaussian")
-    assert cfg.sinkhorn.eps == 10.0 and cfg.beta == 100.0 and cfg.train.epochs == 10
+    assert cfg.sinkhorn.eps == 10.0 and cfg.beta == 100.0
+    assert cfg.train.epochs == C.PROFILE_SETTINGS["quick"]["train"]["epochs"] and cfg.hidden == (256, 256)
     assert cfg.hash == C.make_config("quick", "sae", "gaussian").hash
     assert cfg.hash != C.make_config("quick", "sae", "sphere").hash
     c2 = C.set_values(cfg, ["sinkhorn.eps=0.5", "train.epochs=3", "data.n_train=None", "hidden=32,16"])
