@@ -200,7 +200,8 @@ def sinkhorn(
         tol (float, optional): stop once ‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁ < tol (checked every
             ``check_every`` iterations) and warn if it never is. ``None`` runs exactly ``max_iter``
             iterations, a fixed computation graph, as in the paper.
-        check_every (int): block length: the kernel is re-stabilised and the error checked this often.
+        check_every (int): block length: the marginal error is checked this often, and the kernel
+            re-stabilised then if the scalings have drifted.
         grad (str): ``"unrolled"`` backpropagates through every iteration (the paper's choice);
             ``"envelope"`` runs the loop without a graph and attaches ∂value/∂C = P at the end
             (cheaper in time and memory; exact for ``value``, plan held fixed for ``cost``).
