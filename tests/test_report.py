@@ -18,6 +18,8 @@ def table(fids, sd=1.0, var=None):
 
 
 UAI = comparison.paper_numbers()["uai_table1"]
+ICLR2 = comparison.paper_numbers()["iclr_table2"]
+ICLR1 = comparison.paper_numbers()["iclr_table1"]
 
 
 def test_paper_numbers_file_has_provenance_and_every_row():
@@ -35,14 +37,15 @@ def test_rank_rule():
     fids[sae_sphere] = 99.0
     v = report.claim_sae_sphere_mnist_rank(table(fids), UAI)
     assert v.verdict == report.NOT and "rank 12 of 12" in v.ours
+    assert v.paper == "FID 12.5, rank 3 of 12"                 # read from sae/paper/numbers.json
 
 
 def test_sae_vs_vae_wae_rule():
     t = table([40.0] * len(comparison.TABLE_ROWS))
     t.loc[(t.method == "sae") & (t.prior == "sphere"), "fid"] = 30.0
-    assert report.claim_sae_vs_vae_wae(t).verdict == report.REPRODUCED
+    assert report.claim_sae_vs_vae_wae(t, ICLR2).verdict == report.REPRODUCED
     t.loc[(t.method == "vae"), "fid"] = 20.0
-    assert report.claim_sae_vs_vae_wae(t).verdict == report.PARTLY
+    assert report.claim_sae_vs_vae_wae(t, ICLR2).verdict == report.PARTLY
 
 
 def test_gaussian_variance_rule():
@@ -54,14 +57,14 @@ def test_gaussian_variance_rule():
 def test_sinkhorn_vs_hungarian_rule():
     rows = [{"solver": s, "assignment": a, "beta": b, "fid": 50.0 + (d if s == "sinkhorn" else 0.0), "fid_sd": 1.0,
              "seeds": 2} for s, a, b in comparison.ABLATION_ROWS for d in [0.5]]
-    assert report.claim_sinkhorn_vs_hungarian(pd.DataFrame(rows)).verdict == report.REPRODUCED
+    assert report.claim_sinkhorn_vs_hungarian(pd.DataFrame(rows), ICLR1).verdict == report.REPRODUCED
     for r in rows:
         if r["solver"] == "sinkhorn":
             r["fid"] += 20
-    assert report.claim_sinkhorn_vs_hungarian(pd.DataFrame(rows)).verdict == report.NOT
+    assert report.claim_sinkhorn_vs_hungarian(pd.DataFrame(rows), ICLR1).verdict == report.NOT
     for r in rows:
         r["seeds"] = 1
-    assert report.claim_sinkhorn_vs_hungarian(pd.DataFrame(rows)).verdict == report.NA
+    assert report.claim_sinkhorn_vs_hungarian(pd.DataFrame(rows), ICLR1).verdict == report.NA
 
 
 def test_eps_rule():
