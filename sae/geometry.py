@@ -62,6 +62,31 @@ def untrained(cfg, shape, recon, n_train):
     return build_model(cfg, shape, recon, n_train).eval()
 
 
+def swiss_roll_study(profile: str) -> tuple[pd.DataFrame, dict, object]:
+    """Per prior (square, sphere): trustworthiness and OT to the prior of the trained encoder's test
+    codes, beside the same network untrained (and PCA for the square). Returns (table, codes, data)."""
+    from sklearn.decomposition import PCA
+
+    from . import metrics
+    from .data import swiss_roll
+
+    roll = swiss_roll(2000, 1000)
+    x = roll.x_test.numpy()
+    rows, embeddings = [], {}
+    for prior in ("box", "sphere"):
+        cfg = swiss_roll_config(profile, prior)
+        model = get_or_train(cfg, progress=False).model()
+        z = codes(model, roll.x_test)
+        z0 = codes(untrained(cfg, roll.shape, roll.recon, len(roll.x_train)), roll.x_test)
+        embeddings[prior] = z
+        rows.append({"prior": prior, "trustworthiness, trained": trustworthiness(x, z),
+                     "trustworthiness, untrained": trustworthiness(x, z0),
+                     "trustworthiness, PCA": trustworthiness(x, PCA(2).fit_transform(x)) if prior == "box" else np.nan,
+                     "OT to prior, trained": metrics.latent_ot(torch.as_tensor(z), model.prior),
+                     "OT to prior, untrained": metrics.latent_ot(torch.as_tensor(z0), model.prior)})
+    return pd.DataFrame(rows), embeddings, roll
+
+
 def shell_norms(dims, n: int = 5000, seed: int = 0) -> dict:
     """Norms of N(0, I_d) draws: concentrated near √d (the 'shell')."""
     g = torch.Generator().manual_seed(seed)
