@@ -7,13 +7,15 @@
 * ``celeba``: aligned CelebA JPEG/PNG images in a local folder, centre-cropped and resized to
   64×64 as in the WAE code.
 * ``swissroll``: the 3-D Swiss roll (scikit-learn), for the representation-learning chapter.
+* ``mnist_canvas``: the embedded digits placed on a 48×48 canvas at known random positions and
+  scales, with salt noise (the probabilistic-programming toy, :mod:`sae.probprog`).
 """
 from __future__ import annotations
 
 import functools
 import gzip
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,7 @@ class Dataset:
     shape: tuple             # shape of one example
     recon: str               # "bce" (binarised MNIST, ICLR §6) or "mse"
     source: str              # where the data came from, for tables and reports
+    extras: dict = field(default_factory=dict)   # ground truth beyond labels (e.g. true placements)
 
     @property
     def dim(self) -> int:
@@ -174,7 +177,11 @@ def load(cfg_data) -> Dataset:
         return celeba(cfg_data.root, cfg_data.n_train, cfg_data.n_test)
     if cfg_data.name == "swissroll":
         return swiss_roll(cfg_data.n_train, cfg_data.n_test)
-    raise ValueError(f"data.name must be mnist, mnist_idx, celeba or swissroll, got {cfg_data.name!r}")
+    if cfg_data.name == "mnist_canvas":
+        from .probprog import canvas_mnist
+
+        return canvas_mnist(cfg_data.n_train, cfg_data.n_test)
+    raise ValueError(f"data.name must be mnist, mnist_idx, celeba, swissroll or mnist_canvas, got {cfg_data.name!r}")
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator):

@@ -28,7 +28,7 @@ class Autoencoder(nn.Module):
                                                                       if cfg.prior == "dirichlet" else {}))
         self.beta = cfg.beta
         self.recon = recon
-        self.encoder, self.decoder = make_nets(cfg.arch, shape, cfg.hidden, cfg.latent_dim, self.encoder_outputs())
+        self.encoder, self.decoder = self.build_nets(shape)
         if cfg.targets:
             if not n_train:
                 raise ValueError("targets=True needs the number of training examples")
@@ -60,6 +60,10 @@ class Autoencoder(nn.Module):
             _, cols = linear_sum_assignment(-(logp - torch.log(-torch.log(u))).cpu().numpy())
             sigma = torch.as_tensor(cols, device=t.device)
         self.target_bank[idx] = t[sigma]
+
+    def build_nets(self, shape) -> tuple[nn.Module, nn.Module]:
+        """(encoder, decoder): the encoder emits ``encoder_outputs()`` numbers per example."""
+        return make_nets(self.cfg.arch, shape, self.cfg.hidden, self.cfg.latent_dim, self.encoder_outputs())
 
     def encoder_outputs(self) -> int:
         return self.cfg.latent_dim
@@ -183,8 +187,25 @@ class SinkhornEncoder(SAE):
         return {"loss": pen, "rec": zero, "penalty": pen, "z": z}
 
 
+class WhatWhereSAE(SAE):
+    """The probabilistic-programming toy (ICLR §6.5): the decoder draws a digit from z_what and a
+    spatial transformer places it with z_where; the encoder finds z_where, crops a glimpse there
+    and encodes it to z_what (:mod:`sae.probprog`). The latent cost is the sum of two Sinkhorn
+    divergences, z_what against the sphere and z_where against N(0, I_3), both at sinkhorn.eps."""
+
+    def build_nets(self, shape):
+        from .probprog import WhatWhereDecoder, WhatWhereEncoder
+
+        what_dim = self.cfg.latent_dim - self.prior.where_dim
+        return WhatWhereEncoder(shape, self.cfg.hidden, what_dim), WhatWhereDecoder(shape, self.cfg.hidden, what_dim)
+
+    def latent_penalty(self, z, z_prior, generator=None):
+        (what, where), (p_what, p_where) = self.prior.split(z), self.prior.split(z_prior)
+        return super().latent_penalty(what, p_what) + super().latent_penalty(where, p_where)
+
+
 MODEL_CLASSES = {"ae": Autoencoder, "vae": VAE, "betavae": VAE, "wae": WAE, "swae": SWAE, "w2gae": W2GAE,
-                 "hae": HAE, "sae": SAE, "hvae": HVAE, "sae_encoder": SinkhornEncoder}
+                 "hae": HAE, "sae": SAE, "hvae": HVAE, "sae_encoder": SinkhornEncoder, "sae_whatwhere": WhatWhereSAE}
 
 
 def build_model(cfg, shape, recon: str, n_train: int | None = None) -> Autoencoder:

@@ -88,7 +88,33 @@ class UniformBox(Prior):
         return (self.low + (self.high - self.low) * u).to(device)
 
 
-PRIORS = {"gaussian": Gaussian, "sphere": UniformSphere, "dirichlet": Dirichlet, "box": UniformBox}
+class WhatWhere(Prior):
+    """The probabilistic-programming toy's product prior (ICLR §6.5): z = (z_what, z_where), with
+    z_what uniform on the sphere S^{d−4} ⊂ R^{d−3} and z_where ~ N(0, I_3) (scale, x, y)."""
+    name = "whatwhere"
+    min_dim = 5
+    where_dim = 3
+
+    def __init__(self, dim: int):
+        super().__init__(dim)
+        self.what = UniformSphere(dim - self.where_dim)
+        self.where = Gaussian(self.where_dim)
+
+    def split(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """(z_what, z_where) of codes or prior draws."""
+        return z[..., :-self.where_dim], z[..., -self.where_dim:]
+
+    def sample(self, n, generator=None, device="cpu", dtype=torch.float32):
+        what = self.what.sample(n, generator, device, dtype)
+        return torch.cat([what, self.where.sample(n, generator, device, dtype)], dim=-1)
+
+    def head(self, h):
+        what, where = self.split(h)
+        return torch.cat([self.what.head(what), where], dim=-1)
+
+
+PRIORS = {"gaussian": Gaussian, "sphere": UniformSphere, "dirichlet": Dirichlet, "box": UniformBox,
+          "whatwhere": WhatWhere}
 
 
 def make_prior(name: str, dim: int, **kw) -> Prior:
