@@ -42,6 +42,14 @@ def codes(model, x: torch.Tensor) -> np.ndarray:
     return model.embed(x).numpy()
 
 
+def tsne(z: np.ndarray, profile: str, seed: int = 0) -> np.ndarray:
+    """2-D t-SNE of codes (PCA start, perplexity ≤ 30, iterations per profile)."""
+    from sklearn.manifold import TSNE
+
+    return TSNE(2, init="pca", random_state=seed, perplexity=min(30, len(z) // 4),
+                max_iter=GEOMETRY_SIZES[profile]["tsne_iter"]).fit_transform(np.asarray(z))
+
+
 def trustworthiness(x: np.ndarray, z: np.ndarray, k: int = 10) -> float:
     from sklearn.manifold import trustworthiness as tw
 

@@ -39,23 +39,20 @@ def _jsonable(obj):
 
 
 def save(fig, name: str, config: dict | None = None, data: dict | None = None,
-         formats=("png", "pdf"), folder: Path | None = None) -> list[Path]:
+         formats=("png", "pdf"), folder: Path | None = None) -> None:
     """Write ``figures/<name>.<ext>`` and ``figures/<name>.json`` (config, commit, numbers plotted).
 
-    Paths resolve from the repository root, never from the notebook's working directory.
+    Paths resolve from the repository root, never from the notebook's working directory. Returns
+    nothing, so that a chapter cell ending in ``save(...)`` shows the figure and no path list.
     """
     folder = Path(folder) if folder is not None else repo_root() / "figures"
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
     for ext in formats:
         p = folder / f"{name}.{ext}"
         fig.savefig(p, metadata={"Creator": "sae"} if ext == "pdf" else None)
-        paths.append(p)
     side = folder / f"{name}.json"
     side.write_text(json.dumps({"figure": name, "commit": git_sha(), "config": _jsonable(config or {}),
                                 "data": _jsonable(data or {})}, indent=1))
-    paths.append(side)
-    return paths
 
 
 def _fig(ncols=1, nrows=1, height=2.6, width=WIDTH, **kw):
@@ -208,4 +205,89 @@ def metric_bars(summary, label_col: str, title: str, paper: dict | None = None):
             ax.invert_yaxis() if ax is axes[0] else None
         axes[0].set_yticks(y, summary[label_col])
         fig.suptitle(title, fontsize=9)
+    return fig
+
+
+# --------------------------------------------------------------------------- latent-geometry chapters
+
+def tsne_panels(panels: dict, colorbar: str = "digit", height: float = 3.2):
+    """One t-SNE scatter per entry: ``panels[title] = (embedding (n, 2), labels (n,))``, coloured by class."""
+    with style():
+        fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH, height), squeeze=False)
+        for ax, (title, (emb, lab)) in zip(axes[0], panels.items()):
+            sc = ax.scatter(*np.asarray(emb).T, c=np.asarray(lab), cmap="tab10", s=3, vmin=-0.5, vmax=9.5)
+            ax.set(title=title, xticks=[], yticks=[])
+        fig.colorbar(sc, ax=list(axes[0]), ticks=range(10), label=colorbar)
+    return fig
+
+
+def posterior_vs_prior(emb_codes, emb_prior, profile_codes, profile_prior, title: str = ""):
+    """Left: joint t-SNE of codes (red) and prior draws (blue), ICLR Fig. 3c. Right: the mean
+    sorted-coordinate profile of each (how much mass the largest, second, … coordinate holds)."""
+    with style():
+        fig, (a, b) = plt.subplots(1, 2, figsize=(WIDTH, 3.0), gridspec_kw={"width_ratios": [1.2, 1]})
+        a.scatter(*np.asarray(emb_prior).T, s=3, c="tab:blue", alpha=0.5, label="prior draws")
+        a.scatter(*np.asarray(emb_codes).T, s=3, c="tab:red", alpha=0.5, label="test codes (aggregated posterior)")
+        a.set(xticks=[], yticks=[], title="joint t-SNE")
+        a.legend(loc="lower left", markerscale=3)
+        k = np.arange(1, len(profile_codes) + 1)
+        b.plot(k, profile_prior, "o-", c="tab:blue", label="prior")
+        b.plot(k, profile_codes, "s-", c="tab:red", label="test codes")
+        b.set(xlabel="rank of the coordinate", ylabel="mean value", yscale="log", title="sorted-coordinate profile")
+        b.legend()
+        if title:
+            fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def crispness(df, summary: dict, title: str = ""):
+    """Classifier confidence of decoded prior samples against their vertexness (binned means),
+    with the exact vertices marked."""
+    with style():
+        fig, ax = plt.subplots(figsize=(WIDTH * 0.7, 2.6))
+        s = df[~df["vertex"]]
+        bins = np.quantile(s["vertexness"], np.linspace(0, 1, 11))
+        idx = np.clip(np.digitize(s["vertexness"], bins[1:-1]), 0, 9)
+        mids = [s["vertexness"][idx == i].mean() for i in range(10)]
+        ax.plot(mids, [s["confidence"][idx == i].mean() for i in range(10)], "o-", label="prior samples (deciles)")
+        v = df[df["vertex"]]
+        ax.plot(v["vertexness"], v["confidence"], "k^", alpha=0.6, label="exact vertices")
+        ax.set(xlabel="vertexness of z (largest coordinate)", ylabel="classifier confidence",
+               title=title or f"Crispness vs vertexness (Spearman ρ = {summary['spearman_confidence']:.2f})")
+        ax.legend(loc="lower right")
+    return fig
+
+
+def localisation(canvases, boxes: dict, labels=None, n: int = 8):
+    """Canvases with the digit box of each placement in ``boxes[name]`` ((B, 4) left, top, w, h in
+    pixel units, pixel edges at integers) drawn over them."""
+    from matplotlib.patches import Rectangle
+
+    colours = ["tab:green", "tab:red", "tab:orange"]
+    with style():
+        fig, axes = plt.subplots(1, n, figsize=(WIDTH, WIDTH / n + 0.45), constrained_layout=False)
+        for i, ax in enumerate(axes):
+            ax.imshow(canvases[i, 0], cmap="gray", vmin=0, vmax=1)
+            for c, (name, b) in zip(colours, boxes.items()):
+                left, top, w, h = (float(v) for v in b[i])
+                ax.add_patch(Rectangle((left - 0.5, top - 0.5), w, h, fill=False, ec=c, lw=1.2,
+                                       label=name if i == 0 else None))
+            ax.set(xticks=[], yticks=[])
+            ax.grid(False)
+        fig.legend(loc="lower center", ncol=len(boxes), frameon=False)
+        fig.subplots_adjust(left=0.01, right=0.99, top=0.99, bottom=0.2, wspace=0.05)
+    return fig
+
+
+def where_scatter(true, found, names=("scale", "x", "y")):
+    """Found against true z_where, one panel per coordinate, with the identity line."""
+    true, found = np.asarray(true), np.asarray(found)
+    with style():
+        fig, axes = plt.subplots(1, true.shape[1], figsize=(WIDTH, 2.4))
+        for k, ax in enumerate(axes):
+            ax.scatter(true[:, k], found[:, k], s=2, alpha=0.5)
+            ax.plot([-3, 3], [-3, 3], "k:", lw=0.8)
+            r = np.corrcoef(true[:, k], found[:, k])[0, 1]
+            ax.set(xlabel=f"true z_where[{names[k]}]", ylabel="found" if k == 0 else None, title=f"r = {r:.2f}",
+                   xlim=(-3.2, 3.2), ylim=(-3.2, 3.2), aspect="equal")
     return fig
