@@ -4,6 +4,7 @@ import json
 import pandas as pd
 import pytest
 
+import sae
 from sae import comparison, report
 
 
@@ -111,3 +112,22 @@ def test_sweep_writes_a_manifest_and_loads_back(tmp_path):
     manifest, runs = comparison.load_sweep(tmp_path)
     assert manifest == json.loads((tmp_path / "manifest.json").read_text()) and len(runs) == len(comparison.TABLE_ROWS)
     assert not list(tmp_path.rglob("checkpoint.pt"))
+
+
+def test_probabilistic_programming_rule_against_its_baselines():
+    from types import SimpleNamespace
+
+    def verdict(err, com=2.0, centre=5.0):
+        return report.claim_probabilistic_programming(SimpleNamespace(metrics={
+            "centre_error_px": err, "baseline_com_error_px": com, "baseline_centre_error_px": centre,
+            "scale_error_rel": 0.1})).verdict
+
+    assert verdict(1.2) == report.REPRODUCED
+    assert verdict(2.2) == report.PARTLY          # beats the canvas centre, not the centre of mass
+    assert verdict(1.9, com=2.0, centre=3.0) == report.PARTLY   # not below half the canvas-centre error
+    assert verdict(6.0) == report.NOT
+
+
+def test_no_claim_is_left_marked_not_built():
+    numbers = json.loads((sae.repo_root() / "sae" / "paper" / "numbers.json").read_text())
+    assert [v.claim for v in report.not_run_here(numbers)] == [1, 3]        # CelebA only
