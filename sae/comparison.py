@@ -50,13 +50,12 @@ def ablation_config(profile: str, solver: str, assignment: str, beta: float, see
                        targets=assignment == "targets", **overrides)
 
 
-def _row(run, **labels) -> dict:
-    m = run.metrics
-    return {**labels, "seed": run.cfg.seed, "beta": run.cfg.beta,
-            **{k: m.get(k, math.nan) for k in METRICS},
-            "fid_n_real": m.get("fid_n_real"), "fid_n_fake": m.get("fid_n_fake"),
-            "code_variance": m.get("code_variance_mean"), "train_s": m["provenance"]["train_seconds"],
-            "path": str(run.path)}
+def _row(metrics: dict, path, seed: int, beta: float, **labels) -> dict:
+    """One line of a results table (a run trained here or one of a stored sweep)."""
+    return {**labels, "seed": seed, "beta": beta, **{k: metrics.get(k, math.nan) for k in METRICS},
+            "fid_n_real": metrics.get("fid_n_real"), "fid_n_fake": metrics.get("fid_n_fake"),
+            "code_variance": metrics.get("code_variance_mean"), "train_s": metrics["provenance"]["train_seconds"],
+            "path": str(path)}
 
 
 def run_table(profile: str, rows=TABLE_ROWS, seeds=None, progress: bool = False, **overrides) -> pd.DataFrame:
@@ -65,7 +64,7 @@ def run_table(profile: str, rows=TABLE_ROWS, seeds=None, progress: bool = False,
     for method, prior, label in rows:
         for seed in seeds if seeds is not None else SEEDS[profile]:
             run = get_or_train(table_config(profile, method, prior, seed, **overrides), progress=progress)
-            out.append(_row(run, method=method, prior=prior, label=label))
+            out.append(_row(run.metrics, run.path, seed, run.cfg.beta, method=method, prior=prior, label=label))
     return pd.DataFrame(out)
 
 
@@ -74,7 +73,7 @@ def run_ablation(profile: str, rows=ABLATION_ROWS, seeds=None, progress: bool = 
     for solver, assignment, beta in rows:
         for seed in seeds if seeds is not None else SEEDS[profile]:
             run = get_or_train(ablation_config(profile, solver, assignment, beta, seed, **overrides), progress=progress)
-            out.append(_row(run, solver=solver, assignment=assignment))
+            out.append(_row(run.metrics, run.path, seed, run.cfg.beta, solver=solver, assignment=assignment))
     return pd.DataFrame(out)
 
 
@@ -220,11 +219,8 @@ def load_sweep(folder) -> tuple[dict, pd.DataFrame]:
     for rel in manifest["runs"]:
         cfg = json.loads((folder / rel / "config.json").read_text())
         metrics = json.loads((folder / rel / "metrics.json").read_text())
-        row = {"method": cfg["model"], "prior": cfg["prior"], "label": labels.get((cfg["model"], cfg["prior"]), cfg["model"]),
-               "solver": "hungarian" if cfg["model"] == "hae" else "sinkhorn",
-               "assignment": "targets" if cfg.get("targets") else "sample", "seed": cfg["seed"], "beta": cfg["beta"],
-               **{k: metrics.get(k, math.nan) for k in METRICS}, "fid_n_real": metrics.get("fid_n_real"),
-               "fid_n_fake": metrics.get("fid_n_fake"), "code_variance": metrics.get("code_variance_mean"),
-               "train_s": metrics["provenance"]["train_seconds"], "path": str(folder / rel)}
-        rows.append(row)
+        rows.append(_row(metrics, folder / rel, cfg["seed"], cfg["beta"], method=cfg["model"], prior=cfg["prior"],
+                         label=labels.get((cfg["model"], cfg["prior"]), cfg["model"]),
+                         solver="hungarian" if cfg["model"] == "hae" else "sinkhorn",
+                         assignment="targets" if cfg.get("targets") else "sample"))
     return manifest, pd.DataFrame(rows)

@@ -95,6 +95,25 @@ def swiss_roll_study(profile: str) -> tuple[pd.DataFrame, dict, object]:
     return pd.DataFrame(rows), embeddings, roll
 
 
+def mnist_knn_study(profile: str) -> tuple[dict, dict, object]:
+    """5-NN accuracy of test codes on the 10-d sphere (fit on training codes): the encoder trained
+    with the Sinkhorn term alone, the full SAE of the comparison table, the encoder untrained, and
+    raw pixels. Returns (accuracies, models, digits)."""
+    from .comparison import table_config
+    from .data import embedded_mnist
+
+    cfg = mnist_encoder_config(profile)
+    digits = embedded_mnist(cfg.data.n_train, cfg.data.n_test)
+    models = {"encoder only (Sinkhorn term)": get_or_train(cfg, progress=False).model(),
+              "full SAE": get_or_train(table_config(profile, "sae", "sphere", 0), progress=False).model(),
+              "untrained encoder": untrained(cfg, digits.shape, digits.recon, len(digits.x_train))}
+    knn = {name: knn_accuracy(codes(m, digits.x_train), digits.y_train, codes(m, digits.x_test), digits.y_test)
+           for name, m in models.items()}
+    knn["raw pixels"] = knn_accuracy(digits.x_train.flatten(1).numpy(), digits.y_train,
+                                     digits.x_test.flatten(1).numpy(), digits.y_test)
+    return knn, models, digits
+
+
 def shell_norms(dims, n: int = 5000, seed: int = 0) -> dict:
     """Norms of N(0, I_d) draws: concentrated near √d (the 'shell')."""
     g = torch.Generator().manual_seed(seed)

@@ -97,17 +97,37 @@ def convergence(curves: dict):
     return fig
 
 
+def _limit_panel(ax, study: dict, title: str = "") -> None:
+    eps = np.asarray(study["eps"])
+    ax.semilogx(eps, study["sharp"], "s-", label="sharp divergence")
+    ax.semilogx(eps, study["regularized"], "o-", label="regularised divergence")
+    ax.axhline(study["exact"], color="k", ls=":", label=r"exact OT $W_c$ ($\varepsilon\to0$)")
+    ax.axhline(study["half_mmd"], color="C3", ls="--", label=r"$\frac{1}{2}$MMD$^2_{-c}$ ($\varepsilon\to\infty$)")
+    ax.set(xlabel=r"$\varepsilon$", ylabel=r"$S_\varepsilon(\alpha,\beta)$", title=title)
+    ax.legend()
+
+
 def mmd_limit(study: dict):
     """Debiased Sinkhorn divergence from ε → 0 (exact OT) to ε → ∞ (½ MMD² with kernel −c)."""
     with style():
         fig, ax = _fig(1, height=2.6, width=WIDTH * 0.7)
-        eps = np.asarray(study["eps"])
-        ax.semilogx(eps, study["sharp"], "s-", label="sharp divergence")
-        ax.semilogx(eps, study["regularized"], "o-", label="regularised divergence")
-        ax.axhline(study["exact"], color="k", ls=":", label=r"exact OT $W_c$ ($\varepsilon\to0$)")
-        ax.axhline(study["half_mmd"], color="C3", ls="--", label=r"$\frac{1}{2}$MMD$^2_{-c}$ ($\varepsilon\to\infty$)")
-        ax.set(xlabel=r"$\varepsilon$", ylabel=r"$S_\varepsilon(\alpha,\beta)$", title="Between OT and MMD")
-        ax.legend()
+        _limit_panel(ax, study, "Between OT and MMD")
+    return fig
+
+
+def entropic_limits(study: dict, n: int):
+    """Left: distance of the divergences to W_c against ε, with the ε·log n bound of the
+    regularised one. Right: the divergences between their two limits (as ``mmd_limit``)."""
+    eps = np.asarray(study["eps"])
+    with style():
+        fig, ax = _fig(2, height=2.6)
+        dev = np.abs(np.asarray(study["regularized"]) - study["exact"])
+        ax[0].loglog(eps, np.maximum(dev, 1e-16), "o-", label=r"$|S_\varepsilon - W_c|$ (regularised)")
+        ax[0].loglog(eps, np.maximum(np.abs(np.asarray(study["sharp"]) - study["exact"]), 1e-16), "s-", label="sharp")
+        ax[0].loglog(eps, eps * np.log(n), "k--", label=r"$\varepsilon \log n$")
+        ax[0].set(xlabel=r"$\varepsilon$", ylabel="deviation from $W_c$", ylim=(1e-6, None))
+        ax[0].legend()
+        _limit_panel(ax[1], study)
     return fig
 
 
@@ -290,4 +310,89 @@ def where_scatter(true, found, names=("scale", "x", "y")):
             r = np.corrcoef(true[:, k], found[:, k])[0, 1]
             ax.set(xlabel=f"true z_where[{names[k]}]", ylabel="found" if k == 0 else None, title=f"r = {r:.2f}",
                    xlim=(-3.2, 3.2), ylim=(-3.2, 3.2), aspect="equal")
+    return fig
+
+
+# --------------------------------------------------------------------------- theory chapter
+
+def min_min_bound(bound, monge: dict):
+    """Left: both sides of the min-min bound for random encoders and the Monge encoder (on the
+    equality line). Right: the relative slack, never below 0."""
+    with style():
+        fig, ax = plt.subplots(1, 2, figsize=(WIDTH, 2.6))
+        ax[0].scatter(bound["W_data"], bound["rhs"], s=6, alpha=0.6, label="random encoders")
+        ax[0].scatter([monge["W_data"]], [monge["rhs"]], marker="*", s=120, c="C3", label="Monge encoder")
+        lim = [0, bound["rhs"].quantile(0.95)]
+        ax[0].plot(lim, lim, "k--", lw=0.8, label="equality")
+        ax[0].set(xlabel=r"$W_p(P_X, P_G)$", ylabel=r"rec$^{1/p}$ + $\gamma W_p(Q_Z, P_Z)$", xlim=(0, None),
+                  ylim=(0, lim[1]))
+        ax[0].legend()
+        ax[1].hist(bound["slack"] / bound["W_data"], bins=40)
+        ax[1].set(xlabel="relative slack (right side / left side − 1)", ylabel="count", title="never below 0")
+    return fig
+
+
+def deterministic_encoders(suff, W: float, gamma: float):
+    """Excess objective J(Q) − W_p against the encoder's L^p distance to the Monge map, with 2γ·error."""
+    with style():
+        fig, ax = plt.subplots(figsize=(WIDTH * 0.7, 2.6))
+        ax.loglog(suff["L^p error"], suff["J(Q)"] - W, "o-", label=r"$J(Q) - W_p(P_X,P_G)$")
+        ax.loglog(suff["L^p error"], 2 * gamma * suff["L^p error"], "k--", label=r"$2\gamma\,\|Q-Q^\star\|_{L^p}$")
+        ax.set(xlabel=r"$\|Q - Q^\star\|_{L^p(P_X)}$", ylabel="excess objective",
+               title="Deterministic encoders approaching the Monge map")
+        ax.legend()
+    return fig
+
+
+# --------------------------------------------------------------------------- ablation and geometry chapters
+
+def step_time(wide):
+    """Seconds per latent step (forward + backward) against batch size, SAE vs HAE."""
+    with style():
+        fig, ax = plt.subplots(figsize=(WIDTH * 0.7, 2.6))
+        for m, mk in (("sae", "o-"), ("hae", "s-")):
+            ax.loglog(wide.index, wide[m], mk, label={"sae": "SAE (Sinkhorn, L=50)", "hae": "HAE (exact OT)"}[m])
+        ax.set(xlabel="batch size M", ylabel="seconds per latent step", title="Latent loss, forward + backward")
+        ax.legend()
+    return fig
+
+
+def swiss_roll_embeddings(x, position, embeddings: dict):
+    """The 3-D Swiss roll and its codes on the square (2-D) and the sphere (3-D), coloured by position."""
+    with style():
+        fig = plt.figure(figsize=(WIDTH, 2.5))
+        ax0 = fig.add_subplot(1, 3, 1, projection="3d")
+        ax0.scatter(*np.asarray(x).T, c=position, s=2, cmap="viridis")
+        ax0.set_title("Swiss roll (colour: position)")
+        ax1 = fig.add_subplot(1, 3, 2)
+        ax1.scatter(*np.asarray(embeddings["box"]).T, c=position, s=2, cmap="viridis")
+        ax1.set(title="square prior", aspect="equal")
+        ax2 = fig.add_subplot(1, 3, 3, projection="3d")
+        ax2.scatter(*np.asarray(embeddings["sphere"]).T, c=position, s=2, cmap="viridis")
+        ax2.set_title("sphere prior")
+    return fig
+
+
+def gaussian_shell(norms: dict):
+    """Histograms of ‖z‖ for z ~ N(0, I_d), one per d, with √d marked."""
+    with style():
+        fig, ax = plt.subplots(figsize=(WIDTH * 0.7, 2.4))
+        for d, r in norms.items():
+            ax.hist(r, bins=60, density=True, alpha=0.6, label=f"d = {d}")
+            ax.axvline(np.sqrt(d), color="k", lw=0.6)
+        ax.set(xlabel=r"$\|z\|$ for $z \sim N(0, I_d)$ (lines: $\sqrt{d}$)", ylabel="density", title="The Gaussian shell")
+        ax.legend()
+    return fig
+
+
+def variance_vs_dim(wide):
+    """Mean per-dimension code variance against latent dimension, one line per method."""
+    with style():
+        fig, ax = plt.subplots(figsize=(WIDTH * 0.7, 2.6))
+        for m in wide.columns:
+            ax.plot(wide.index, wide[m], "o-", label=m.upper())
+        ax.axhline(1.0, color="k", ls=":", lw=0.8, label="prior variance")
+        ax.set(xscale="log", xlabel="latent dimension d", ylabel="mean per-dimension code variance",
+               title="Learned code variance, Gaussian prior (MNIST)")
+        ax.legend()
     return fig

@@ -162,8 +162,6 @@ def claim_sinkhorn_encoders(profile: str) -> Verdict:
     """Claim 11: encoder-only Sinkhorn training moves codes onto the prior without losing local
     geometry (Swiss roll), and separates MNIST classes without labels."""
     from . import geometry
-    from .data import embedded_mnist
-    from .experiments import get_or_train
 
     table, _, _ = geometry.swiss_roll_study(profile)
     parts, ok = [], True
@@ -173,12 +171,8 @@ def claim_sinkhorn_encoders(profile: str) -> Verdict:
         parts.append(f"roll→{t['prior']}: trustworthiness {t['trustworthiness, trained']:.3f} (untrained "
                      f"{t['trustworthiness, untrained']:.3f}), OT to prior {t['OT to prior, trained']:.3g} "
                      f"({t['OT to prior, untrained']:.3g})")
-    cfg = geometry.mnist_encoder_config(profile)
-    digits = embedded_mnist(cfg.data.n_train, cfg.data.n_test)
-    enc = get_or_train(cfg, progress=False).model()
-    base = geometry.untrained(cfg, digits.shape, digits.recon, len(digits.x_train))
-    acc = [geometry.knn_accuracy(geometry.codes(m, digits.x_train), digits.y_train,
-                                 geometry.codes(m, digits.x_test), digits.y_test) for m in (enc, base)]
+    knn, _, _ = geometry.mnist_knn_study(profile)
+    acc = [knn["encoder only (Sinkhorn term)"], knn["untrained encoder"]]
     mnist_ok = acc[0] > acc[1] + 0.05
     parts.append(f"MNIST 5-NN accuracy of codes {acc[0]:.3f} (untrained {acc[1]:.3f})")
     v = REPRODUCED if ok and mnist_ok else PARTLY if ok or mnist_ok else NOT
