@@ -42,8 +42,10 @@ def save(fig, name: str, config: dict | None = None, data: dict | None = None,
          formats=("png", "pdf"), folder: Path | None = None) -> None:
     """Write ``figures/<name>.<ext>`` and ``figures/<name>.json`` (config, commit, numbers plotted).
 
-    Paths resolve from the repository root, never from the notebook's working directory. Returns
-    nothing, so that a chapter cell ending in ``save(...)`` shows the figure and no path list.
+    Paths resolve from the repository root, never from the notebook's working directory. In a
+    notebook kernel the figure is displayed here, whatever the matplotlib backend (``make book``
+    runs kernels with Agg, and matplotlib's rc_context can switch the inline backend's
+    interactivity off), and then closed, so it is shown exactly once.
     """
     folder = Path(folder) if folder is not None else repo_root() / "figures"
     folder.mkdir(parents=True, exist_ok=True)
@@ -53,6 +55,21 @@ def save(fig, name: str, config: dict | None = None, data: dict | None = None,
     side = folder / f"{name}.json"
     side.write_text(json.dumps({"figure": name, "commit": git_sha(), "config": _jsonable(config or {}),
                                 "data": _jsonable(data or {})}, indent=1))
+    _show(fig, folder / f"{name}.png" if "png" in formats else None)
+
+
+def _show(fig, png: Path | None) -> None:
+    """In a Jupyter kernel, display the saved PNG (exactly what figures/ holds) as the cell's
+    output; close the figure in any case."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:
+        get_ipython = None
+    shell = get_ipython() if get_ipython else None
+    if png is not None and shell is not None and hasattr(shell, "kernel"):
+        display(Image(data=png.read_bytes(), format="png"))
+    plt.close(fig)
 
 
 def _fig(ncols=1, nrows=1, height=2.6, width=WIDTH, **kw):

@@ -44,3 +44,15 @@ def test_checker_catches_a_cdn_script_and_raw_math(tmp_path):
     assert any("cdn.jsdelivr.net" in u for u in r["external"])
     assert r["math_typeset"] < r["math_in_source"]
     assert r["missing_images"] == ["nope.png"]
+
+
+def test_every_saved_figure_is_shown_on_its_page():
+    """A chapter that saves k figures shows at least k images (a non-inline matplotlib backend in
+    the kernels once left every page without figures while figures/ filled up)."""
+    import nbformat
+
+    for nb_path in sorted((ROOT / "book").glob("*.ipynb")):
+        saves = sum(c.source.count("plotting.save(") for c in nbformat.read(nb_path, 4).cells if c.cell_type == "code")
+        page = HTML / "book" / f"{nb_path.stem}.html"
+        shown = page.read_text().count("<img")
+        assert shown >= saves, f"{page.name}: {shown} images shown, {saves} figures saved"
