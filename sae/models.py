@@ -68,6 +68,10 @@ class Autoencoder(nn.Module):
     def encoder_outputs(self) -> int:
         return self.cfg.latent_dim
 
+    def extra_metrics(self, data, codes: Tensor) -> dict:
+        """Metrics particular to this model, from the test ``codes`` evaluate() already computed."""
+        return {}
+
     def encode(self, x: Tensor, generator=None) -> tuple[Tensor, Tensor]:
         """(codes used for decoding, extra loss term such as a KL); deterministic here."""
         return self.prior.head(self.encoder(x)), torch.zeros((), device=x.device)
@@ -202,6 +206,11 @@ class WhatWhereSAE(SAE):
     def latent_penalty(self, z, z_prior, generator=None):
         (what, where), (p_what, p_where) = self.prior.split(z), self.prior.split(z_prior)
         return super().latent_penalty(what, p_what) + super().latent_penalty(where, p_where)
+
+    def extra_metrics(self, data, codes):
+        from .probprog import localisation
+
+        return localisation(self, data, codes)
 
 
 MODEL_CLASSES = {"ae": Autoencoder, "vae": VAE, "betavae": VAE, "wae": WAE, "swae": SWAE, "w2gae": W2GAE,

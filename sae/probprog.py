@@ -174,16 +174,17 @@ def centre_of_mass(canvas: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def localisation(model, data) -> dict:
+def localisation(model, data, codes: Tensor | None = None) -> dict:
     """How well the encoder's z_where recovers the true placement of the test digits.
 
     Centre error in pixels (mean Euclidean distance between true and found digit centres), scale
     error (mean |ŝ − s| / s), the correlation of each z_where coordinate with its true value, and
-    two baselines: the canvas centre (no model) and the noisy canvas's centre of mass.
+    two baselines: the canvas centre (no model) and the noisy canvas's centre of mass. ``codes``:
+    the test codes when the caller has them already.
     """
     from .metrics import embed
 
-    where_hat = model.prior.split(embed(model, data.x_test))[1]
+    where_hat = model.prior.split(embed(model, data.x_test) if codes is None else codes)[1]
     where = data.extras["where_test"]
     (s_hat, t_hat), (s, t) = pose(where_hat), pose(where)
     px = CANVAS / 2

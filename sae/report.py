@@ -188,11 +188,8 @@ def claim_dirichlet(profile: str, study: dict | None = None) -> Verdict:
     from . import simplex
 
     study = study or simplex.study(profile)
-    name = simplex.label(16, 0.2)
-    run, z = study["runs"][name]
-    table = simplex.vertex_table(z, study["data"].y_test.numpy())
-    have = simplex.digits_with_a_vertex(table)
-    crisp = simplex.crispness_summary(simplex.crispness(run.model(), simplex.classifier()))
+    have = simplex.digits_with_a_vertex(study["tables"][simplex.MAIN])
+    crisp = simplex.crispness_summary(study["crispness"])
     groups = list(crisp["groups"].values())
     vertex_ok = len(have) == 10
     crisp_ok = crisp["near_minus_inside_confidence"] >= 0.05 and crisp["spearman_confidence"] > 0

@@ -41,6 +41,9 @@ def label(dim: int, alpha: float) -> str:
     return f"{dim}-d Dir({alpha:g})"
 
 
+MAIN = label(16, 0.2)    # the model of ICLR Fig. 3c–e
+
+
 def vertex_table(codes: np.ndarray, labels: np.ndarray, min_codes: int = MIN_CODES) -> pd.DataFrame:
     """One row per vertex holding ≥ ``min_codes`` codes: count, share, majority digit, purity,
     mean vertexness of its codes. Sorted by majority digit."""
@@ -134,25 +137,26 @@ def study(profile: str, seed: int = 0) -> dict:
     """Train (or reload) SAE with each Dirichlet setting, plus 16-d Dir(1/5) at the paper's default
     ε = 0.1, and measure each on the test digits.
 
-    Returns {"summary": one row per run, "runs": {label: (run, test codes)}, "data": the digits}.
+    Returns {"summary": one row per run, "runs": {label: (run, test codes)}, "models", "tables"
+    (vertex tables) per label, "crispness": ``crispness`` of the 16-d Dir(1/5) model (label MAIN),
+    "data": the digits}.
     """
     from . import geometry
     from .data import embedded_mnist
     from .experiments import get_or_train
 
     settings = [(d, a, None) for d, a in SETTINGS] + [(16, 0.2, 0.1)]
-    digits = None
-    rows, runs = [], {}
+    base = config(profile, *SETTINGS[0], seed)
+    digits = embedded_mnist(base.data.n_train, base.data.n_test)
+    rows, runs, models, tables = [], {}, {}, {}
     for dim, alpha, eps in settings:
         cfg = config(profile, dim, alpha, seed, eps)
-        if digits is None:
-            digits = embedded_mnist(cfg.data.n_train, cfg.data.n_test)
         run = get_or_train(cfg, progress=False)
         model = run.model()
         z_test, z_train = geometry.codes(model, digits.x_test), geometry.codes(model, digits.x_train)
         table = vertex_table(z_test, digits.y_test.numpy())
         name = label(dim, alpha) + ("" if eps is None else f", ε = {eps:g}")
-        runs[name] = (run, z_test)
+        runs[name], models[name], tables[name] = (run, z_test), model, table
         rows.append({"setting": name, "ε": cfg.sinkhorn.eps, "RE": run.metrics["reconstruction_error"],
                      "FID": run.metrics["fid"], "latent OT": run.metrics["latent_ot"],
                      "5-NN accuracy": geometry.knn_accuracy(z_train, digits.y_train, z_test, digits.y_test),
@@ -161,4 +165,5 @@ def study(profile: str, seed: int = 0) -> dict:
                      "largest coordinate, codes": float(vertexness(z_test).mean()),
                      "largest coordinate, prior": float(vertexness(model.prior.sample(
                          len(z_test), torch.Generator().manual_seed(seed))).mean())})
-    return {"summary": pd.DataFrame(rows), "runs": runs, "data": digits}
+    return {"summary": pd.DataFrame(rows), "runs": runs, "models": models, "tables": tables,
+            "crispness": crispness(models[MAIN], classifier(), seed=seed), "data": digits}

@@ -159,11 +159,7 @@ def evaluate(model, data, cfg) -> dict:
            "latent_mmd_x1000": M.latent_mmd_x1000(codes, model.prior, seed=cfg.seed),
            "latent_ot": M.latent_ot(codes, model.prior, seed=cfg.seed),
            "code_variance_mean": codes.var(0).mean().item(),
-           "n_test": len(data.x_test)}
-    if cfg.model == "sae_whatwhere":
-        from .probprog import localisation
-
-        out.update(localisation(model, data))
+           "n_test": len(data.x_test), **model.extra_metrics(data, codes)}
     if data.shape == (1, 28, 28) and data.y_train is not None and cfg.model != "sae_encoder":
         from .fid import mnist_feature_net
 
