@@ -229,8 +229,8 @@ def image_rows(rows: dict, title: str = "", cmap: str = "gray"):
     return fig
 
 
-def metric_bars(summary, label_col: str, title: str, paper: dict | None = None):
-    """FID, RE and MMD per row (mean ± sd over seeds), with the paper's value as a marker if given."""
+def metric_bars(summary, label_col: str, title: str):
+    """FID, RE and MMD per row (mean ± sd over seeds), coloured by prior."""
     with style():
         fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 0.28 * len(summary) + 1.2), sharey=True)
         y = np.arange(len(summary))
@@ -295,7 +295,7 @@ def crispness(df, summary: dict, title: str = ""):
     return fig
 
 
-def localisation(canvases, boxes: dict, labels=None, n: int = 8):
+def localisation(canvases, boxes: dict, n: int = 8):
     """Canvases with the digit box of each placement in ``boxes[name]`` ((B, 4) left, top, w, h in
     pixel units, pixel edges at integers) drawn over them."""
     from matplotlib.patches import Rectangle
