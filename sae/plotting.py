@@ -9,11 +9,10 @@ import json
 import math
 from pathlib import Path
 
-import matplotlib
-
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .engine.profiles import check_profile
 from .utils import git_sha, repo_root
 
 # One style for the whole book: sized for the page width of the HTML book (about 7 in).
@@ -38,24 +37,29 @@ def _jsonable(obj):
     return obj
 
 
-def save(fig, name: str, config: dict | None = None, data: dict | None = None,
-         formats=("png", "pdf"), folder: Path | None = None) -> None:
-    """Write ``figures/<name>.<ext>`` and ``figures/<name>.json`` (config, commit, numbers plotted).
+def save(fig, name: str, profile: str, config: dict | None = None, data: dict | None = None,
+         formats=("png", "pdf"), folder: Path | None = None) -> Path:
+    """Write ``figures/<profile>/<name>.<ext>`` and ``<name>.json`` beside it (profile, config,
+    commit, numbers plotted); return the PNG's path.
 
-    Paths resolve from the repository root, never from the notebook's working directory. In a
+    Each profile has its own folder, so a smoke run of a chapter (the tests, papermill) never
+    overwrites the figures of the quick build. Paths resolve from the repository root, never from
+    the notebook's working directory. In a
     notebook kernel the figure is displayed here, whatever the matplotlib backend (``make book``
     runs kernels with Agg, and matplotlib's rc_context can switch the inline backend's
     interactivity off), and then closed, so it is shown exactly once.
     """
-    folder = Path(folder) if folder is not None else repo_root() / "figures"
+    folder = (Path(folder) if folder is not None else repo_root() / "figures") / check_profile(profile)
     folder.mkdir(parents=True, exist_ok=True)
     for ext in formats:
         p = folder / f"{name}.{ext}"
         fig.savefig(p, metadata={"Creator": "sae"} if ext == "pdf" else None)
     side = folder / f"{name}.json"
-    side.write_text(json.dumps({"figure": name, "commit": git_sha(), "config": _jsonable(config or {}),
-                                "data": _jsonable(data or {})}, indent=1))
-    _show(fig, folder / f"{name}.png" if "png" in formats else None)
+    side.write_text(json.dumps({"figure": name, "profile": profile, "commit": git_sha(),
+                                "config": _jsonable(config or {}), "data": _jsonable(data or {})}, indent=1))
+    png = folder / f"{name}.png"
+    _show(fig, png if "png" in formats else None)
+    return png
 
 
 def _show(fig, png: Path | None) -> None:

@@ -1,27 +1,10 @@
-"""Small shared helpers: run profiles, repository paths, provenance."""
+"""Small shared helpers at the bottom of the package: repository paths and provenance."""
 from __future__ import annotations
 
 import os
 import platform
 import subprocess
 from pathlib import Path
-
-PROFILES = ("smoke", "quick", "paper")
-
-
-def default_profile() -> str:
-    """The run size a chapter uses unless papermill overrides it: ``$SAE_PROFILE`` or ``"quick"``.
-
-    ``make book PROFILE=paper`` exports ``SAE_PROFILE``; that is how the choice reaches every chapter.
-    """
-    profile = os.environ.get("SAE_PROFILE", "quick")
-    return check_profile(profile)
-
-
-def check_profile(profile: str) -> str:
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r} (check SAE_PROFILE or -p profile)")
-    return profile
 
 
 def repo_root() -> Path:
@@ -55,3 +38,14 @@ def machine() -> dict:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
+
+
+def registrar(table: dict, kind: str):
+    """A class decorator that files a class in ``table`` under its ``name`` attribute, refusing a
+    name twice (the registries of models and priors)."""
+    def register(cls):
+        if cls.name in table:
+            raise ValueError(f"{kind} {cls.name!r} is registered twice")
+        table[cls.name] = cls
+        return cls
+    return register

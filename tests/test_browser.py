@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from pagecheck import check_page, chromium
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,17 +5,20 @@ import math
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from sae import config as C
-from sae import data as D
-from sae import metrics as M
-from sae import models, priors, vmf
-from sae.experiments import get_or_train, is_complete, load_run, run_dir
-from sae.train import TrainingError, train
+import sae
+from sae.engine import config as C
+from sae.engine import data as D
+from sae.engine import metrics as M
+from sae.engine.store import get_or_train, is_complete, run_dir
+from sae.engine.train import TrainingError, train
+from sae.models import autoencoders as models
+from sae.models import latent, priors, vmf
 
 
 # ---------------------------------------------------------------- priors
@@ -56,18 +59,18 @@ def test_w2_gaussian_closed_form():
     g = torch.Generator().manual_seed(0)
     z = torch.randn(20000, 3, generator=g, dtype=torch.float64) * torch.tensor([2.0, 1.0, 0.5], dtype=torch.float64) + 1.0
     # W2²(N(1, diag(4, 1, 1/4)), N(0, I)) = 3 + Σ (σ_k − 1)² = 3 + 1 + 0 + 1/4
-    assert models.w2_gaussian_to_standard(z).item() == pytest.approx(4.25, rel=0.02)
+    assert latent.w2_gaussian_to_standard(z).item() == pytest.approx(4.25, rel=0.02)
 
 
 def test_mmd_zero_for_same_sample_and_known_shift():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(300, 2, generator=g, dtype=torch.float64)
     y = torch.randn(300, 2, generator=g, dtype=torch.float64)
-    assert abs(models.gaussian_mmd(x, y, 1.0).item()) < 0.01
-    assert abs(models.mmd_imq(x, y).item()) < 0.01
+    assert abs(latent.gaussian_mmd(x, y, 1.0).item()) < 0.01
+    assert abs(latent.mmd_imq(x, y).item()) < 0.01
     # a large shift: cross terms vanish, MMD² → E k(x,x') + E k(y,y') of two N(0, I) in 2-D with σ²=1:
     # E exp(−‖x−x'‖²/2) = (1 + 2)^{−d/2} = 1/3 each, so MMD² ≈ 2/3
-    assert models.gaussian_mmd(x, y + 100, 1.0).item() == pytest.approx(2 / 3, abs=0.05)
+    assert latent.gaussian_mmd(x, y + 100, 1.0).item() == pytest.approx(2 / 3, abs=0.05)
 
 
 # ---------------------------------------------------------------- vMF (HVAE)
@@ -97,7 +100,7 @@ def test_vmf_samples_have_the_right_mean_resultant_length():
 def test_config_defaults_hash_and_overrides():
     cfg = C.make_config("quick", "sae", "gaussian")
     assert cfg.sinkhorn.eps == 10.0 and cfg.beta == 100.0
-    assert cfg.train.epochs == C.PROFILE_SETTINGS["quick"]["train"]["epochs"] and cfg.hidden == (256, 256)
+    assert cfg.train.epochs == sae.sizes("experiment", "quick")["train"]["epochs"] and cfg.hidden == (256, 256)
     assert cfg.hash == C.make_config("quick", "sae", "gaussian").hash
     assert cfg.hash != C.make_config("quick", "sae", "sphere").hash
     c2 = C.set_values(cfg, ["sinkhorn.eps=0.5", "train.epochs=3", "data.n_train=None", "hidden=32,16"])
@@ -174,11 +177,13 @@ def test_celeba_from_a_local_folder(tmp_path):
 
 
 # ---------------------------------------------------------------- models
-@pytest.mark.parametrize("model, prior", [("ae", "sphere"), ("vae", "gaussian"), ("betavae", "gaussian"),
-                                          ("wae", "gaussian"), ("wae", "sphere"), ("swae", "gaussian"),
-                                          ("swae", "sphere"), ("w2gae", "gaussian"), ("hae", "gaussian"),
-                                          ("hae", "sphere"), ("sae", "gaussian"), ("sae", "sphere"),
-                                          ("sae", "dirichlet"), ("hvae", "sphere"), ("sae_encoder", "sphere")])
+# Every registered model on digits, with each prior it accepts (Gaussian and sphere when it accepts
+# any), plus SAE on the simplex: derived from the classes, so a new baseline is tested as it lands.
+COMBOS = [(m, p) for m, cls in C.MODELS.items() if cls.datasets is None
+          for p in (cls.priors or ("gaussian", "sphere"))] + [("sae", "dirichlet")]
+
+
+@pytest.mark.parametrize("model, prior", COMBOS)
 def test_one_step_lowers_the_loss_on_a_fixed_batch(model, prior):
     cfg = C.make_config("smoke", model, prior, hidden=(32,))
     m = models.build_model(cfg, (1, 28, 28), "bce")
@@ -251,8 +256,8 @@ def test_resume_is_bitwise_identical(tmp_path):
     resumed = train(cfg, tmp_path / "killed", progress=False, evaluate_fn=_no_fid)
     assert resumed["reconstruction_error"] == full["reconstruction_error"]
     assert resumed["code_mean"] == full["code_mean"]
-    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=False)["model"]
-    b = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=False)["model"]
+    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -265,7 +270,7 @@ def test_nan_loss_stops_with_a_clear_error_and_leaves_nothing(tmp_path):
 
 def test_store_loads_complete_runs_without_training(tmp_path, monkeypatch):
     cfg = tiny("ae")
-    import sae.experiments as E
+    import sae.engine.store as E
 
     monkeypatch.setattr(E, "train", lambda c, p, progress=True: train(c, p, progress=False, evaluate_fn=_no_fid))
     run = get_or_train(cfg, tmp_path)
@@ -286,11 +291,7 @@ def test_cli_help_and_bad_setting():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model, prior", [("ae", "sphere"), ("vae", "gaussian"), ("betavae", "gaussian"),
-                                          ("wae", "gaussian"), ("wae", "sphere"), ("swae", "gaussian"),
-                                          ("swae", "sphere"), ("w2gae", "gaussian"), ("hae", "gaussian"),
-                                          ("hae", "sphere"), ("sae", "gaussian"), ("sae", "sphere"),
-                                          ("hvae", "sphere"), ("sae", "dirichlet")])
+@pytest.mark.parametrize("model, prior", [(m, p) for m, p in COMBOS if C.MODELS[m].generative])
 def test_cli_trains_every_paper_combination_on_smoke(model, prior, tmp_path):
     res = subprocess.run([sys.executable, "-m", "sae", "train", "--profile", "smoke", "--model", model, "--prior",
                           prior, "--out", str(tmp_path), "--no-progress"], capture_output=True, text=True)
@@ -298,3 +299,119 @@ def test_cli_trains_every_paper_combination_on_smoke(model, prior, tmp_path):
     path = res.stdout.strip().splitlines()[-1]
     m = json.loads(open(f"{path}/metrics.json").read())
     assert math.isfinite(m["reconstruction_error"]) and m["fid_n_real"] == m["fid_n_fake"] == 128
+
+
+# ---------------------------------------------------------------- the store: identity and staleness
+def test_profile_is_not_part_of_a_runs_identity():
+    """Two profiles asking for the same settings make the same config, hence share a run."""
+    smoke = C.make_config("smoke", "sae", "sphere")
+    same = C.make_config("quick", "sae", "sphere", **sae.sizes("experiment", "smoke"))
+    assert smoke == same and smoke.hash == same.hash
+    assert "profile" not in C.to_dict(smoke)
+    assert C.from_dict({**C.to_dict(smoke), "profile": "quick"}) == smoke     # stored configs keep loading
+
+
+def test_code_version_follows_the_training_code(tmp_path):
+    import shutil
+
+    import sae.engine.store as E
+
+    pkg = tmp_path / "sae"
+    shutil.copytree(E.PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    v0 = E.code_version(pkg)
+    assert v0 == E.code_version(E.PACKAGE)
+    for rel, changes in (("engine/store.py", False), ("engine/profiles.py", False), ("studies/comparison.py", False),
+                         ("engine/train.py", True), ("models/autoencoders.py", True), ("ot/solver.py", True)):
+        before = (pkg / rel).read_text()
+        (pkg / rel).write_text(before + "\n# an edit\n")
+        assert (E.code_version(pkg) != v0) == changes, rel
+        (pkg / rel).write_text(before)
+
+
+def test_an_edit_to_the_training_code_trains_a_new_run(tmp_path, monkeypatch):
+    import sae.engine.store as E
+
+    cfg = tiny("ae")
+    trained = []
+    monkeypatch.setattr(E, "train", lambda c, p, progress=True: trained.append(p) or
+                        train(c, p, progress=False, evaluate_fn=_no_fid))
+    monkeypatch.setattr(E, "_current_version", lambda: "aaaaaaaaaa")
+    old = get_or_train(cfg, tmp_path)
+    monkeypatch.setattr(E, "_current_version", lambda: "bbbbbbbbbb")     # the code changed
+    new = get_or_train(cfg, tmp_path)
+    assert len(trained) == 2 and new.path != old.path and new.path.name.endswith("bbbbbbbbbb")
+    cut = C.make_config("smoke", "ae", "sphere", seed=9, data={"n_train": 64, "n_test": 32},
+                        train={"epochs": 3, "batch_size": 32}, hidden=(16,))
+    train(cut, run_dir(cut, tmp_path), progress=False, stop_after_epoch=1, evaluate_fn=_no_fid)
+    states = {s.path.name: (s.state, s.epochs_done) for s in E.list_runs(tmp_path)}
+    assert states[old.path.name] == ("stale", 3) and states[new.path.name] == ("complete", 3)
+    assert states[run_dir(cut, tmp_path).name] == ("partial", 1)
+    assert E.remove_stale(tmp_path) == [old.path] and not old.path.exists() and new.path.exists()
+
+
+def test_runs_command_lists_and_prunes(tmp_path):
+    stale = tmp_path / "runs" / "ae-sphere-mnist-000000000000-0000000000"
+    stale.mkdir(parents=True)
+    legacy = tmp_path / "quick" / "ae-sphere-mnist-111111111111"
+    legacy.mkdir(parents=True)
+    res = subprocess.run([sys.executable, "-m", "sae", "runs", "--root", str(tmp_path), "--remove-stale"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "0 complete, 0 partial, 2 stale" in res.stdout and "removed 2 stale" in res.stdout
+    assert not stale.exists() and not legacy.exists()
+
+
+# ---------------------------------------------------------------- full MNIST from the pinned wheel
+def test_full_mnist_from_the_pinned_wheel():
+    d = D.load(C.DataConfig(name="mnist_full", n_train=None, n_test=None))
+    assert (len(d.x_train), len(d.x_test), d.shape, d.recon) == (60000, 10000, (1, 28, 28), "bce")
+    assert d.y_test[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    assert np.bincount(d.y_test.numpy()).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert d.x_train.min() >= 0 and d.x_train.max() < 1
+    small = D.full_mnist(100, 50)
+    assert torch.equal(small.x_test, d.x_test[:50])
+
+
+def test_mnist_pickle_reader_refuses_code_and_a_wrong_hash(tmp_path):
+    import os
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo unpickled > " + str(tmp_path / "ran"),))
+
+    evil = tmp_path / "evil.pkl.gz"
+    evil.write_bytes(gzip.compress(pickle.dumps(((Evil(), 1), (1, 1), (1, 1)))))
+    with pytest.raises(pickle.UnpicklingError, match="only numpy arrays"):
+        D.read_mnist_pickle(evil, sha256=None)
+    assert not (tmp_path / "ran").exists()
+    with pytest.raises(ValueError, match="SHA-256"):
+        D.read_mnist_pickle(evil)                  # the pinned hash is checked before anything is read
+
+
+def test_cli_trains_on_full_mnist_offline(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "sae", "train", "--profile", "smoke", "--model", "sae_encoder",
+                          "--dataset", "mnist_full", "--out", str(tmp_path), "--no-progress"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    m = json.loads((Path(res.stdout.strip().splitlines()[-1]) / "metrics.json").read_text())
+    assert m["provenance"]["data"].startswith("full MNIST") and m["n_test"] == 128
+
+
+def test_figures_of_one_profile_leave_the_others_alone(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from sae import plotting
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    plotting.save(fig, "line", "quick", {"k": 1}, folder=tmp_path)
+    before = (tmp_path / "quick" / "line.png").read_bytes()
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    plotting.save(fig, "line", "smoke", folder=tmp_path)
+    assert (tmp_path / "quick" / "line.png").read_bytes() == before
+    assert (tmp_path / "smoke" / "line.png").exists()
+    assert json.loads((tmp_path / "quick" / "line.json").read_text())["profile"] == "quick"
+    with pytest.raises(ValueError, match="profile must be one of"):
+        plotting.save(fig, "line", "huge", folder=tmp_path)

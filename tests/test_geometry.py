@@ -1,8 +1,7 @@
 """Latent-geometry helpers on cases with known answers."""
 import numpy as np
-import torch
 
-from sae import geometry
+from sae.studies import geometry
 
 
 def test_shell_concentrates_at_sqrt_d():

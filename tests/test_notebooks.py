@@ -1,5 +1,4 @@
 """Every chapter runs on the smoke profile, and a broken chapter fails the build."""
-import json
 import os
 import shutil
 import subprocess
@@ -35,12 +34,15 @@ def test_chapter_contract(path):
 def test_chapter_runs_on_smoke_profile(path, tmp_path):
     import papermill as pm
 
+    quick = {p: p.stat().st_mtime_ns for p in (ROOT / "figures" / "quick").glob("*")}
     out = tmp_path / path.name
     pm.execute_notebook(str(path), str(out), parameters={"profile": "smoke"}, cwd=str(ROOT / "book"),
                         kernel_name="python3", progress_bar=False)
     nb = nbformat.read(out, as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and 'profile = "smoke"' in injected[0].source
+    # a smoke run writes figures/smoke/ and leaves the quick build's figures as they were
+    assert {p: p.stat().st_mtime_ns for p in (ROOT / "figures" / "quick").glob("*")} == quick
 
 
 def test_profile_comes_from_the_environment(monkeypatch):

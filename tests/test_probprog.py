@@ -7,9 +7,13 @@ import sys
 import pytest
 import torch
 
-from sae import config as C
-from sae import models, probprog
-from sae.priors import make_prior
+from sae.engine import config as C
+from sae.engine import data as D
+from sae.engine import metrics as M
+from sae.models import autoencoders as models
+from sae.models import whatwhere
+from sae.models.priors import make_prior
+from sae.studies import probprog
 
 
 def test_glimpse_undoes_place():
@@ -17,39 +21,39 @@ def test_glimpse_undoes_place():
     g = torch.Generator().manual_seed(0)
     patch = torch.zeros(4, 1, 28, 28)
     patch[:, :, 8:20, 10:18] = 1.0
-    where = probprog.truncated_normal(4, 3, g, bound=1.5)
-    back = probprog.glimpse(probprog.place(patch, where), where)
+    where = whatwhere.truncated_normal(4, 3, g, bound=1.5)
+    back = whatwhere.glimpse(whatwhere.place(patch, where), where)
     assert (back - patch).abs().mean() < 0.06
-    assert (probprog.glimpse(probprog.place(patch, where), torch.zeros(4, 3)) - patch).abs().mean() > 0.1
+    assert (whatwhere.glimpse(whatwhere.place(patch, where), torch.zeros(4, 3)) - patch).abs().mean() > 0.1
 
 
 def test_pose_moves_the_digit_where_z_where_says():
     """z_where = (0, b, c) puts the patch's centre at (0.18 b, 0.18 c) in [−1, 1] canvas coordinates."""
     patch = torch.ones(2, 1, 28, 28)
     where = torch.tensor([[0.0, 2.0, 0.0], [0.0, 0.0, -2.0]])
-    com = probprog.centre_of_mass(probprog.place(patch, where))
+    com = whatwhere.centre_of_mass(whatwhere.place(patch, where))
     assert torch.allclose(com, torch.tensor([[0.36, 0.0], [0.0, -0.36]]), atol=0.02)
-    box = probprog.box_corners(where)
+    box = whatwhere.box_corners(where)
     assert torch.allclose(box[:, 2], torch.full((2,), 0.5 * 48))             # scale 0.5: the box spans 24 px
 
 
 def test_truncated_normal_stays_in_bounds_and_is_seeded():
-    a = probprog.truncated_normal(5000, 3, torch.Generator().manual_seed(1), bound=1.0)
-    b = probprog.truncated_normal(5000, 3, torch.Generator().manual_seed(1), bound=1.0)
+    a = whatwhere.truncated_normal(5000, 3, torch.Generator().manual_seed(1), bound=1.0)
+    b = whatwhere.truncated_normal(5000, 3, torch.Generator().manual_seed(1), bound=1.0)
     assert torch.equal(a, b) and a.abs().max() <= 1.0 and abs(a.std().item() - 0.54) < 0.02
 
 
 def test_canvas_data_holds_the_true_placements():
-    d = probprog.canvas_mnist(64, 32)
+    d = D.canvas_mnist(64, 32)
     assert d.x_train.shape == (64, 1, 48, 48) and d.x_test.shape == (32, 1, 48, 48) and d.recon == "mse"
     assert d.extras["where_train"].shape == (64, 3) and 0 <= d.x_train.min() and d.x_train.max() <= 1
-    clean = probprog.canvas_mnist(64, 32, salt=0.0)
+    clean = D.canvas_mnist(64, 32, salt=0.0)
     # without noise the centre of mass sits near the true centre (MNIST digits are centred by mass)
-    err = (probprog.centre_of_mass(clean.x_test) - probprog.pose(clean.extras["where_test"])[1]).norm(dim=1)
+    err = (whatwhere.centre_of_mass(clean.x_test) - whatwhere.pose(clean.extras["where_test"])[1]).norm(dim=1)
     assert err.mean() * 24 < 1.5
     assert torch.equal(d.extras["where_test"], clean.extras["where_test"])   # same placements, noise differs
     with pytest.raises(ValueError, match="salt"):
-        probprog.canvas_mnist(8, 8, salt=1.5)
+        D.canvas_mnist(8, 8, salt=1.5)
 
 
 def test_whatwhere_prior_splits_and_heads():
@@ -84,7 +88,7 @@ def test_model_needs_the_canvas_and_sums_two_sinkhorn_terms():
 
 def test_localisation_of_an_oracle_encoder_is_exact():
     """An encoder that returns the true z_where scores zero error; the baselines do not."""
-    d = probprog.canvas_mnist(64, 64)
+    d = D.canvas_mnist(64, 64)
     cfg = probprog.config("smoke")
     m = models.build_model(cfg, d.shape, d.recon)
 
@@ -94,7 +98,7 @@ def test_localisation_of_an_oracle_encoder_is_exact():
             return torch.cat([torch.randn(len(x), 10), d.extras["where_test"]], 1)
 
     m.encoder = Oracle()
-    loc = probprog.localisation(m, d)
+    loc = whatwhere.localisation(m, d, M.embed(m, d.x_test))
     assert loc["centre_error_px"] < 1e-5 and loc["scale_error_rel"] < 1e-6 and loc["where_corr_x"] > 0.9999
     assert loc["baseline_centre_error_px"] > 2 and loc["baseline_com_error_px"] > 0.3
 

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 import sae
-from sae import comparison, report
+from sae import report
+from sae.studies import comparison
 
 
 def table(fids, sd=1.0, var=None):
@@ -38,7 +39,7 @@ def test_rank_rule():
     fids[sae_sphere] = 99.0
     v = report.claim_sae_sphere_mnist_rank(table(fids), UAI)
     assert v.verdict == report.NOT and "rank 12 of 12" in v.ours
-    assert v.paper == "FID 12.5, rank 3 of 12"                 # read from sae/paper/numbers.json
+    assert v.paper == "FID 12.5, rank 3 of 12"                 # read from sae/studies/paper/numbers.json
 
 
 def test_sae_vs_vae_wae_rule():
@@ -77,7 +78,7 @@ def test_eps_rule():
 
 
 def test_targets_only_for_hae_and_sae():
-    from sae.config import make_config
+    from sae.engine.config import make_config
 
     with pytest.raises(ValueError, match="targets=True is the ICLR Table 1 variant"):
         make_config("smoke", "wae", "sphere", targets=True)
@@ -86,7 +87,7 @@ def test_targets_only_for_hae_and_sae():
 
 
 def test_targets_training_reassigns_and_resumes(tmp_path):
-    from sae.train import train
+    from sae.engine.train import train
 
     cfg = comparison.ablation_config("smoke", "sinkhorn", "targets", 10.0, 0, hidden=(16,),
                                      data={"n_train": 64, "n_test": 32}, train={"epochs": 2, "batch_size": 16})
@@ -129,5 +130,5 @@ def test_probabilistic_programming_rule_against_its_baselines():
 
 
 def test_no_claim_is_left_marked_not_built():
-    numbers = json.loads((sae.repo_root() / "sae" / "paper" / "numbers.json").read_text())
+    numbers = json.loads((sae.repo_root() / "sae" / "studies" / "paper" / "numbers.json").read_text())
     assert [v.claim for v in report.not_run_here(numbers)] == [1, 3]        # CelebA only

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from sae import simplex
+from sae.studies import simplex
 
 
 def _codes(rng, vertices, n=40, sharp=0.9):

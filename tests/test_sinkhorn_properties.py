@@ -1,14 +1,13 @@
 """Convention-free checks: invariances, batching, zero weights, stability, rounding, bad input."""
 import math
 
-import numpy as np
 import pytest
 import torch
+from conftest import cuda, random_problem
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sae
-from conftest import cuda, random_problem
 
 
 def problem(seed, n=12, m=9, dtype=torch.float64):

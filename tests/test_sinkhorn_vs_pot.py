@@ -2,15 +2,15 @@
 import numpy as np
 import pytest
 import torch
+from conftest import random_problem
 
 import sae
-from conftest import random_problem
 
 ot = pytest.importorskip("ot")
 
 
-def t(*arrays):
-    return [torch.from_numpy(np.asarray(x)) for x in arrays]
+def t(*arrays, dtype=torch.float64):
+    return [torch.from_numpy(np.asarray(x)).to(dtype) for x in arrays]
 
 
 @pytest.mark.parametrize("rel_eps", [1.0, 0.1, 0.03, 0.003])
@@ -91,3 +91,51 @@ def test_exact_ot_matches_emd2():
     a, b, C, x, y = random_problem()
     got = sae.exact_ot(*t(x, y), *t(a, b)).item()
     np.testing.assert_allclose(got, ot.emd2(a, b, C), rtol=1e-10)
+
+
+def test_sinkhorn_cost_matches_pot_sinkhorn2():
+    """The sharp cost ⟨P_ε, C⟩ between point clouds equals POT's sinkhorn2 (which returns the
+    linear cost of its entropic plan) on the same squared-Euclidean cost."""
+    import ot
+
+    a, b, C, x, y = random_problem(25, 30, seed=4)
+    eps = 0.05 * C.mean()
+    ours = sae.sinkhorn_cost(*t(x, y), *t(a, b), eps=eps, tol=1e-12, max_iter=100_000).item()
+    ref = float(ot.sinkhorn2(a, b, C, eps, method="sinkhorn_log", numItermax=100_000, stopThr=1e-13))
+    assert ours == pytest.approx(ref, rel=1e-8)
+
+
+def test_warm_start_reaches_the_same_solution_sooner():
+    """``init`` potentials of a nearby problem (ε-scaling) give the same solution in fewer iterations;
+    the solution of the very problem converges at the first check."""
+    a, b, C, _, _ = random_problem(30, 40, seed=5)
+    C, a, b = t(C, a, b)
+    eps = 0.01 * C.mean().item()
+    cold = sae.sinkhorn(C, a, b, eps=eps, tol=1e-10, max_iter=100_000)
+    near = sae.sinkhorn(C, a, b, eps=2 * eps, tol=1e-10, max_iter=100_000)
+    warm = sae.sinkhorn(C, a, b, eps=eps, tol=1e-10, max_iter=100_000, init=(near.f, near.g))
+    again = sae.sinkhorn(C, a, b, eps=eps, tol=1e-10, max_iter=100_000, init=(cold.f, cold.g), check_every=1)
+    assert warm.n_iter < cold.n_iter and again.n_iter == 1
+    torch.testing.assert_close(warm.plan, cold.plan, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("rel_eps, needs_log", [(1e-4, True), (0.5, False)])
+def test_log_domain_fallback_runs_when_needed(monkeypatch, rel_eps, needs_log):
+    """At tiny ε in float32 the scalings overflow and the solver redoes blocks with log-sum-exp
+    updates; at moderate ε it never does. Either way the plan matches POT's log-domain solver."""
+    import ot
+
+    import importlib
+
+    S = importlib.import_module("sae.ot.solver")
+
+    calls = []
+    real = S._log_block
+    monkeypatch.setattr(S, "_log_block", lambda *args: calls.append(1) or real(*args))
+    a, b, C, _, _ = random_problem(40, 40, seed=6)
+    eps = rel_eps * float(np.median(C))
+    r = sae.sinkhorn(*t(C, a, b, dtype=torch.float32), eps=eps, max_iter=300)
+    assert bool(calls) == needs_log
+    P = ot.sinkhorn(a, b, C, eps, method="sinkhorn_log", numItermax=300, stopThr=0.0, warn=False)
+    assert np.isfinite(r.plan.numpy()).all()
+    np.testing.assert_allclose(r.plan.double().numpy(), P, atol=2e-4 if needs_log else 1e-6)

@@ -1,12 +1,9 @@
 """The theory helpers against closed forms and known values."""
-import math
 
-import numpy as np
 import pytest
 import torch
 
-import sae
-from sae import theory
+from sae.studies import theory
 
 
 def test_wasserstein_p_closed_forms():
@@ -49,7 +46,7 @@ def test_sphere_law_and_bounds():
     for delta in (0.3, 1.0, 1.4):
         assert theory.sphere_far_exact(3, delta) == pytest.approx(1 - delta**2 / 4, abs=1e-12)
     assert theory.sphere_bound_paper(10, 1.0) == pytest.approx(1 - 1 / (40 * (2 ** 0.5 - 1) ** 2), abs=1e-12)
-    assert round(theory.sphere_bound_paper(10, 1.0), 3) == 0.854      # the value in paper-notes.md
+    assert round(theory.sphere_bound_paper(10, 1.0), 3) == 0.854      # 1 - 1/(40 (√2 - 1)²), the paper's example value
     p, se = theory.sphere_far_monte_carlo(10, 1.0, 100_000, seed=1)
     assert abs(p - theory.sphere_far_exact(10, 1.0)) < 5 * se
     for d in (2, 5, 64):

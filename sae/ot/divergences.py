@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from .costs import cost_matrix
-from .sinkhorn import sinkhorn
+from .solver import sinkhorn
 
 __all__ = ["sinkhorn_cost", "sinkhorn_divergence", "exact_ot", "exact_plan"]
 

@@ -7,14 +7,16 @@ are the FID features, and a 10-way output. Trained once per data source, cached 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .utils import git_sha, machine, repo_root
+from ..utils import git_sha, machine, repo_root
 
 
 class DigitCNN(nn.Module):
@@ -73,11 +75,13 @@ def mnist_feature_net(data, cache_dir=None, log=print) -> tuple[nn.Module, dict]
     """The cached FID network for ``data`` (trained on first use); returns (features, info)."""
     cache_dir = cache_dir or repo_root() / "results" / "fid"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    key = f"digitcnn-{data.name}-{len(data.x_train)}-{len(data.x_test)}"
+    # the key names the data and this file's code, so an edited recipe trains a new network
+    recipe = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:8]
+    key = f"digitcnn-{data.name}-{len(data.x_train)}-{len(data.x_test)}-{recipe}"
     path, info_path = cache_dir / f"{key}.pt", cache_dir / f"{key}.json"
     net = DigitCNN()
     if path.exists() and info_path.exists():
-        net.load_state_dict(torch.load(path, map_location="cpu"))
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         info = json.loads(info_path.read_text())
     else:
         t0 = time.time()

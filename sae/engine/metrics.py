@@ -13,14 +13,15 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 from scipy import linalg
 from torch import Tensor, nn
 
-from .divergences import exact_ot
-from .models import gaussian_mmd
+from ..models.latent import gaussian_mmd
+from ..ot import exact_ot
 
 BINARISE_SEED = 1234
 
@@ -101,8 +102,6 @@ class TorchScriptFeatures(nn.Module):
 
     def __init__(self, path):
         super().__init__()
-        from pathlib import Path
-
         if not Path(path).is_file():
             raise FileNotFoundError(f"feature network weights {path!r} not found (give a local TorchScript file)")
         self.net = torch.jit.load(str(path), map_location="cpu")

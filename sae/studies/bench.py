@@ -1,13 +1,17 @@
 """Sinkhorn benchmark: ours against POT's ``sinkhorn_log`` (and GeomLoss) on the same problems.
 
 Speed is measured here, never asserted in tests. Every library runs the same number of
-iterations (no early stop) on the same float32 cost matrix; we report the median wall time of
-several repeats, the peak memory above the baseline, and how far each library's cost is from ours.
+iterations (no early stop) on the same float32 cost matrix, under the default allocator and thread
+settings, the libraries alternating run by run; we report the median wall time of several repeats,
+optionally the peak memory (in a separate process), and how far each library's cost is from ours.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,8 +19,8 @@ from typing import Callable
 
 import torch
 
-from .sinkhorn import sinkhorn
-from .utils import git_sha, machine
+from ..ot import sinkhorn
+from ..utils import git_sha, machine, repo_root
 
 
 @dataclass
@@ -51,15 +55,6 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _rss_peak_reset() -> int | None:
-    """Reset the process's peak RSS (Linux) and return the current RSS in bytes."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return _status_kb("VmRSS") * 1024
-    except OSError:
-        return None
-
-
 def _status_kb(key: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(key + ":"):
@@ -67,30 +62,46 @@ def _status_kb(key: str) -> int:
     raise OSError(key)
 
 
-def measure(fn: Callable[[], float], device: str, repeat: int = 5, warmup: int = 1):
-    """Median and spread of wall time (ms), and peak memory above baseline (MB), of ``fn()``."""
-    for _ in range(warmup):
-        fn()
+def _timed(fn: Callable[[], float], device: str) -> tuple[float, float]:
     _sync(device)
-    times, value = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        value = fn()
-        _sync(device)
-        times.append((time.perf_counter() - t0) * 1e3)
-    # Memory in a run of its own. On the CPU this reads the peak resident set, which is only
-    # meaningful when freed blocks go back to the OS: `make bench` sets MALLOC_MMAP_THRESHOLD_.
+    t0 = time.perf_counter()
+    value = fn()
+    _sync(device)
+    return (time.perf_counter() - t0) * 1e3, value
+
+
+def peak_memory_mb(n: int, d: int, eps_rel: float, n_iter: int, library: str, mode: str, device: str) -> float | None:
+    """Peak memory of one call of a case above what the process held before it, in MB.
+
+    On CUDA: the caching allocator's peak, in this process. On the CPU: the peak resident set of a
+    fresh process (``python -m sae.studies.bench --peak …``), so that neither the allocations of the
+    other cases nor any allocator setting of this one colour it. ``None`` where it cannot be read.
+    """
     if device.startswith("cuda"):
+        C, a, b = problem(n, d, device=device)
+        fn = dict(((lib, m), f) for lib, m, f in _cases(C, a, b, eps_rel * C.median().item(), n_iter, True))[
+            (library, mode)]
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
         fn()
-        peak = (torch.cuda.max_memory_allocated() - base) / 2**20
-    else:
-        base = _rss_peak_reset()
-        fn()
-        peak = None if base is None else max(0.0, (_status_kb("VmHWM") * 1024 - base) / 2**20)
-    times.sort()
-    return times[len(times) // 2], (times[0], times[-1]), peak, value
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    args = json.dumps({"n": n, "d": d, "eps_rel": eps_rel, "n_iter": n_iter, "library": library, "mode": mode})
+    res = subprocess.run([sys.executable, "-m", "sae.studies.bench", "--peak", args], capture_output=True, text=True)
+    try:
+        return float(res.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None
+
+
+def _peak_here(spec: dict) -> float:
+    """In a fresh process: reset the peak resident set, run the case once, return the rise in MB."""
+    C, a, b = problem(spec["n"], spec["d"])
+    cases = {(lib, m): f for lib, m, f in _cases(C, a, b, spec["eps_rel"] * C.median().item(), spec["n_iter"], True)}
+    fn = cases[(spec["library"], spec["mode"])]
+    Path("/proc/self/clear_refs").write_text("5")          # Linux: reset VmHWM to the current RSS
+    base = _status_kb("VmRSS")
+    fn()
+    return max(0.0, (_status_kb("VmHWM") - base) / 1024)
 
 
 def _cases(C, a, b, eps, n_iter, unrolled_ok: bool):
@@ -155,12 +166,17 @@ def _cases(C, a, b, eps, n_iter, unrolled_ok: bool):
 
 
 def run_benchmark(sizes=(256, 1024, 4096), d: int = 64, eps_rel: float = 0.1, n_iter: int = 100,
-                  repeat: int = 5, device: str | None = None, unrolled_max_n: int = 1024,
+                  repeat: int = 5, device: str | None = None, unrolled_max_n: int = 1024, memory: bool = False,
                   log: Callable[[str], None] | None = print) -> dict:
-    """Time every case at every size; return a JSON-ready dict with the machine and commit.
+    """Time every case at every size; return a JSON-ready dict with the machine, settings and commit.
 
-    ``unrolled_max_n`` skips POT's unrolled backward above that size: it stores every
-    iteration's (n, n) matrices (several GB at n = 1024 already).
+    Fair by construction: every library runs under the allocator and thread settings this process
+    has (the user's defaults; the JSON records them), each case is warmed up once, and then the
+    cases *alternate* run by run (round r times case 1, case 2, … in an order rotated every round),
+    so that a slow phase of a shared machine hits every library alike. Medians are reported with
+    the (min, max) spread. ``memory`` adds each case's peak memory, measured in a separate process
+    (:func:`peak_memory_mb`). ``unrolled_max_n`` skips POT's unrolled backward above that size: it
+    stores every iteration's (n, n) matrices (several GB at n = 1024 already).
     """
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     started = time.time()
@@ -168,28 +184,52 @@ def run_benchmark(sizes=(256, 1024, 4096), d: int = 64, eps_rel: float = 0.1, n_
     for n in sizes:
         C, a, b = problem(n, d, device=device)
         eps = eps_rel * C.median().item()
-        ref = None
-        for library, mode, fn in _cases(C, a, b, eps, n_iter, unrolled_ok=n <= unrolled_max_n):
-            case = BenchCase(library, mode, n, d, eps_rel, n_iter, device)
+        cases = [(BenchCase(lib, mode, n, d, eps_rel, n_iter, device), fn)
+                 for lib, mode, fn in _cases(C, a, b, eps, n_iter, unrolled_ok=n <= unrolled_max_n)]
+        times: dict[int, list[float]] = {k: [] for k in range(len(cases))}
+        for k, (case, fn) in enumerate(cases):                 # warm-up, and the value each returns
             try:
-                case.ms, case.ms_spread, case.peak_mb, case.value = measure(fn, device, repeat=repeat)
-            except (RuntimeError, MemoryError) as err:  # e.g. out of memory at the largest size
+                case.value = _timed(fn, device)[1]
+            except (RuntimeError, MemoryError) as err:         # e.g. out of memory at the largest size
                 case.note = f"failed: {type(err).__name__}: {str(err)[:120]}"
-            if library == "sae" and mode == "forward":
-                ref = case.value
+        alive = [k for k, (case, _) in enumerate(cases) if not case.note]
+        for r in range(repeat):
+            for k in alive[r % len(alive):] + alive[:r % len(alive)] if alive else []:
+                times[k].append(_timed(cases[k][1], device)[0])
+        ref = next((c.value for c, _ in cases if (c.library, c.mode) == ("sae", "forward")), None)
+        for k, (case, _) in enumerate(cases):
+            if times[k]:
+                t = sorted(times[k])
+                case.ms, case.ms_spread = t[len(t) // 2], (t[0], t[-1])
+            if memory and not case.note:
+                case.peak_mb = peak_memory_mb(n, d, eps_rel, n_iter, case.library, case.mode, device)
             if case.value is not None and ref:
                 case.rel_diff_vs_sae = abs(case.value - ref) / abs(ref)
-            if library == "geomloss":
+            if case.library == "geomloss":
                 case.note = "regularised value (GeomLoss has no sharp cost); symmetric updates"
             rows.append(case)
             if log:
-                log(f"n={n:5d} {library:9s} {mode:30s} {case.ms if case.ms is not None else float('nan'):9.1f} ms")
+                log(f"n={n:5d} {case.library:9s} {case.mode:30s} "
+                    f"{case.ms if case.ms is not None else float('nan'):9.1f} ms")
+    settings = {"torch_threads": torch.get_num_threads(),
+                "allocator_env": {k: v for k, v in os.environ.items() if k.startswith(("MALLOC_", "OMP_", "MKL_"))},
+                "order": "alternating, rotated every round", "repeat": repeat, "warmup": 1}
     return {"benchmark": "sinkhorn", "problem": f"two Gaussian clouds in d={d}, squared Euclidean cost, float32, "
             f"eps = {eps_rel} x median(C), {n_iter} iterations, no early stop",
-            "commit": git_sha(), "machine": machine(), "device": device,
+            "commit": git_sha(), "machine": machine(), "device": device, "settings": settings,
             "device_name": torch.cuda.get_device_name(0) if device.startswith("cuda") else machine()["cpu"],
             "duration_s": round(time.time() - started, 1), "command": "make bench",
             "rows": [asdict(r) for r in rows]}
+
+
+def describe(result: dict) -> str:
+    """One line of provenance for a stored benchmark."""
+    st = result.get("settings", {})
+    env = st.get("allocator_env")
+    how = ("settings not recorded (made before the alternating, default-settings protocol)" if not st else
+           f"{st.get('torch_threads')} torch threads, allocator {'defaults' if not env else env}, {st.get('order')}")
+    return (f"{result['device_name']}: `{result['command']}` at commit {result['commit'][:10]}, "
+            f"{result['duration_s']} s; {how}")
 
 
 def speedups(result: dict) -> list[dict]:
@@ -228,7 +268,10 @@ def save(result: dict, path: Path) -> Path:
 
 def load_stored(folder: Path | None = None) -> list[dict]:
     """Benchmark results kept in ``results/stored/bench-*.json`` (each names its machine and commit)."""
-    from .utils import repo_root
-
     folder = Path(folder) if folder is not None else repo_root() / "results" / "stored"
     return [json.loads(p.read_text()) for p in sorted(folder.glob("bench-*.json"))]
+
+
+if __name__ == "__main__":     # the separate process of peak_memory_mb
+    if len(sys.argv) == 3 and sys.argv[1] == "--peak":
+        print(_peak_here(json.loads(sys.argv[2])))

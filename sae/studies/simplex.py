@@ -13,14 +13,23 @@ centre). Numbers behind the paper's qualitative statements:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 import pandas as pd
 import torch
+from scipy.stats import spearmanr
+
+from ..engine.data import load
+from ..engine.fid import mnist_feature_net
+from ..engine.metrics import latent_ot
+from ..engine.profiles import sizes
+from ..engine.store import get_or_train
+from . import geometry
+from .comparison import table_config
 
 # The ICLR settings: 10-d Dir(1/2) (Fig. 3a), 10-d Dir(1/5) (text), 16-d Dir(1/5) (Fig. 3b–e).
 SETTINGS = ((10, 0.5), (10, 0.2), (16, 0.2))
-# Per profile: training epochs (twice the quick profile's 8: the softmax codes take longer to settle).
-SIMPLEX_SIZES = {"smoke": {"epochs": 1}, "quick": {"epochs": 16}, "paper": {"epochs": 100}}
 PURITY = 0.5             # a vertex "belongs" to a digit when at least half of its codes are that digit
 MIN_CODES = 10           # vertices holding fewer test codes are not counted
 
@@ -29,12 +38,11 @@ def config(profile: str, dim: int, alpha: float, seed: int = 0, eps: float | Non
     """SAE on MNIST with a d-dimensional Dir(α) prior: softmax encoder, squared Euclidean cost.
 
     The paper states no ε or cost for the simplex; we keep the squared Euclidean cost of every
-    other experiment (paper-notes §2.2) and use ε = 0.01 (config.SINKHORN_EPS) unless ``eps``."""
-    from .config import make_config
-
+    other experiment and use the prior's ε = 0.01 unless ``eps`` (book page "The paper's setup and
+    our deviations")."""
     extra = {"sinkhorn": {"eps": eps}} if eps is not None else {}
-    return make_config(profile, "sae", "dirichlet", "mnist", latent_dim=dim, dirichlet_alpha=alpha, seed=seed,
-                       train={"epochs": SIMPLEX_SIZES[profile]["epochs"]}, **extra)
+    return table_config(profile, "sae", "dirichlet", seed, latent_dim=dim, dirichlet_alpha=alpha,
+                        train={"epochs": sizes("simplex", profile)["epochs"]}, **extra)
 
 
 def label(dim: int, alpha: float) -> str:
@@ -103,8 +111,6 @@ def crispness(model, classifier, n: int = 2000, seed: int = 0) -> pd.DataFrame:
 def crispness_summary(df: pd.DataFrame) -> dict:
     """Mean confidence and binarity of: exact vertices, prior samples in the top decile of
     vertexness ("near a vertex"), and the bottom half ("inside"); Spearman correlations."""
-    from scipy.stats import spearmanr
-
     s = df[~df["vertex"]]
     hi, lo = s["vertexness"].quantile(0.9), s["vertexness"].median()
     groups = {"exact vertices": df[df["vertex"]], f"near a vertex (top 10%, max ≥ {hi:.2f})": s[s["vertexness"] >= hi],
@@ -125,29 +131,29 @@ def sorted_profile(z: torch.Tensor | np.ndarray) -> np.ndarray:
     return -np.sort(-np.asarray(z), axis=1).mean(0)
 
 
-def classifier() -> torch.nn.Module:
-    """The digit classifier behind the FID features (trained once on the full embedded split, cached)."""
-    from .data import embedded_mnist
-    from .fid import mnist_feature_net
-
-    return mnist_feature_net(embedded_mnist())[0].cnn.eval()
+def classifier(cfg) -> torch.nn.Module:
+    """The digit classifier behind the FID features of ``cfg``'s data (trained once on its full
+    training split, cached)."""
+    return mnist_feature_net(load(replace(cfg.data, n_train=None, n_test=None)))[0].cnn.eval()
 
 
-def study(profile: str, seed: int = 0) -> dict:
+@dataclass
+class SimplexStudy:
+    summary: pd.DataFrame        # one row per setting
+    runs: dict                   # label -> (run, test codes)
+    models: dict                 # label -> trained model
+    tables: dict                 # label -> vertex table
+    crispness: pd.DataFrame      # ``crispness`` of the 16-d Dir(1/5) model (label MAIN)
+    data: object                 # the digits
+    knn_sphere: float            # 5-NN accuracy of SAE on the 10-d sphere (comparison table, seed 0)
+
+
+def study(profile: str, seed: int = 0) -> SimplexStudy:
     """Train (or reload) SAE with each Dirichlet setting, plus 16-d Dir(1/5) at the paper's default
-    ε = 0.1, and measure each on the test digits.
-
-    Returns {"summary": one row per run, "runs": {label: (run, test codes)}, "models", "tables"
-    (vertex tables) per label, "crispness": ``crispness`` of the 16-d Dir(1/5) model (label MAIN),
-    "data": the digits}.
-    """
-    from . import geometry
-    from .data import embedded_mnist
-    from .experiments import get_or_train
-
+    ε = 0.1, and measure each on the test digits; and SAE on the sphere for comparison."""
     settings = [(d, a, None) for d, a in SETTINGS] + [(16, 0.2, 0.1)]
     base = config(profile, *SETTINGS[0], seed)
-    digits = embedded_mnist(base.data.n_train, base.data.n_test)
+    digits = load(base.data)
     rows, runs, models, tables = [], {}, {}, {}
     for dim, alpha, eps in settings:
         cfg = config(profile, dim, alpha, seed, eps)
@@ -165,5 +171,75 @@ def study(profile: str, seed: int = 0) -> dict:
                      "largest coordinate, codes": float(vertexness(z_test).mean()),
                      "largest coordinate, prior": float(vertexness(model.prior.sample(
                          len(z_test), torch.Generator().manual_seed(seed))).mean())})
-    return {"summary": pd.DataFrame(rows), "runs": runs, "models": models, "tables": tables,
-            "crispness": crispness(models[MAIN], classifier(), seed=seed), "data": digits}
+    sphere = get_or_train(table_config(profile, "sae", "sphere", seed), progress=False).model()
+    knn_sphere = geometry.knn_accuracy(geometry.codes(sphere, digits.x_train), digits.y_train,
+                                       geometry.codes(sphere, digits.x_test), digits.y_test)
+    return SimplexStudy(pd.DataFrame(rows), runs, models, tables, crispness(models[MAIN], classifier(base), seed=seed),
+                        digits, knn_sphere)
+
+
+def tsne_panels(st: SimplexStudy, profile: str, names=(label(10, 0.5), MAIN)) -> dict:
+    """t-SNE of the test codes of the named settings, coloured by digit (ICLR Fig. 3a, b)."""
+    return {n: (geometry.tsne(st.runs[n][1], profile), st.data.y_test) for n in names}
+
+
+@torch.no_grad()
+def decoded_vertices(st: SimplexStudy, name: str = MAIN) -> torch.Tensor:
+    """The decoder's image of each vertex e_k that holds codes, in the vertex table's order."""
+    model = st.models[name]
+    return model.decode(torch.eye(model.prior.dim)[st.tables[name]["vertex"].tolist()])
+
+
+@dataclass
+class PosteriorVsPrior:
+    joint_codes: np.ndarray      # t-SNE of codes, fit jointly with the prior draws
+    joint_prior: np.ndarray
+    profile_codes: np.ndarray    # sorted-coordinate profiles
+    profile_prior: np.ndarray
+    ot_codes: float              # OT of the test codes to prior draws (the run's metric)
+    ot_floor: float              # OT of prior draws to other prior draws, same size
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame({"largest coordinate": [self.profile_codes[0], self.profile_prior[0]],
+                             "second": [self.profile_codes[1], self.profile_prior[1]],
+                             "OT to prior draws": [self.ot_codes, self.ot_floor]}, index=["test codes", "prior draws"])
+
+
+def posterior_vs_prior(st: SimplexStudy, profile: str, name: str = MAIN, seed: int = 1) -> PosteriorVsPrior:
+    """Aggregated posterior against the prior (ICLR Fig. 3c): a joint t-SNE, the sorted-coordinate
+    profiles, and OT to prior draws beside the prior-vs-prior floor at the same sample size."""
+    run, z = st.runs[name]
+    prior = st.models[name].prior
+    draws = prior.sample(len(z), torch.Generator().manual_seed(seed)).numpy()
+    joint = geometry.tsne(np.r_[z, draws], profile)
+    return PosteriorVsPrior(joint[:len(z)], joint[len(z):], sorted_profile(z), sorted_profile(draws),
+                            run.metrics["latent_ot"], latent_ot(torch.as_tensor(draws), prior, seed=5))
+
+
+@torch.no_grad()
+def edges_and_samples(st: SimplexStudy, name: str = MAIN, n_pairs: int = 4, steps: int = 10,
+                      seed: int = 2) -> tuple[dict, torch.Tensor, list]:
+    """Decoded points on simplex edges between vertices owned by different digits (ICLR Fig. 3d),
+    and 30 decoded prior samples (Fig. 3e). Returns ({"a → b": images}, samples, vertex pairs)."""
+    table, model = st.tables[name], st.models[name]
+    firsts = table.drop_duplicates("digit")
+    pairs = list(zip(firsts["vertex"].values[0::2], firsts["vertex"].values[1::2]))[:n_pairs]
+    owner = dict(zip(table["vertex"], table["digit"]))
+    rows = {f"{owner[i]} → {owner[j]}": model.decode(edge_path(int(i), int(j), model.prior.dim, steps))
+            for i, j in pairs}
+    samples = model.decode(model.prior.sample(30, torch.Generator().manual_seed(seed)))
+    return rows, samples, [[int(i), int(j)] for i, j in pairs]
+
+
+def findings(st: SimplexStudy) -> list[str]:
+    """The sentences the chapter's conclusion quotes, from the study's numbers."""
+    by = st.summary.set_index("setting")
+    out = [f"10-d Dir(1/2) vs the sphere: 5-NN accuracy {by.loc[label(10, 0.5), '5-NN accuracy']:.3f} vs "
+           f"{st.knn_sphere:.3f}"]
+    for name in (label(10, 0.2), MAIN):
+        out.append(f"{name}: vertex purity {by.loc[name, 'vertex purity']:.2f}, "
+                   f"{by.loc[name, 'digits with a vertex']} of 10 digits own a vertex")
+    alt = MAIN + ", ε = 0.1"
+    out.append(f"ε = 0.01 vs 0.1 (16-d Dir(1/5)): FID {by.loc[MAIN, 'FID']:.0f} vs {by.loc[alt, 'FID']:.0f}, "
+               f"purity {by.loc[MAIN, 'vertex purity']:.2f} vs {by.loc[alt, 'vertex purity']:.2f}")
+    return out

