@@ -179,7 +179,7 @@ def run_benchmark(sizes=(256, 1024, 4096), d: int = 64, eps_rel: float = 0.1, n_
     stores every iteration's (n, n) matrices (several GB at n = 1024 already).
     """
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    started = time.time()
+    started, commit = time.time(), git_sha()       # the code that runs is the code at the start
     rows = []
     for n in sizes:
         C, a, b = problem(n, d, device=device)
@@ -216,7 +216,7 @@ def run_benchmark(sizes=(256, 1024, 4096), d: int = 64, eps_rel: float = 0.1, n_
                 "order": "alternating, rotated every round", "repeat": repeat, "warmup": 1}
     return {"benchmark": "sinkhorn", "problem": f"two Gaussian clouds in d={d}, squared Euclidean cost, float32, "
             f"eps = {eps_rel} x median(C), {n_iter} iterations, no early stop",
-            "commit": git_sha(), "machine": machine(), "device": device, "settings": settings,
+            "commit": commit, "machine": machine(), "device": device, "settings": settings,
             "device_name": torch.cuda.get_device_name(0) if device.startswith("cuda") else machine()["cpu"],
             "duration_s": round(time.time() - started, 1), "command": "make bench",
             "rows": [asdict(r) for r in rows]}

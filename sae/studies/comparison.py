@@ -194,14 +194,14 @@ def run_sweep(name: str, profile: str, seed_list, out, overrides: list[str], com
     cfgs = [set_values(c, overrides) for _, c in configs(name, profile, seed_list)]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    started = time.time()
+    started, commit = time.time(), git_sha()       # the code that runs is the code at the start
     for k, cfg in enumerate(cfgs):
         run = get_or_train(cfg, out, progress=progress)
         if not keep_checkpoints:
             (run.path / "checkpoint.pt").unlink(missing_ok=True)
             (run.path / "checkpoint.pt.done").write_text("checkpoint removed to keep the stored result small\n")
     manifest = {"sweep": name, "profile": profile, "seeds": list(seed_list), "overrides": overrides, "command": command,
-                "commit": git_sha(), "machine": machine(), "duration_s": round(time.time() - started, 1),
+                "commit": commit, "machine": machine(), "duration_s": round(time.time() - started, 1),
                 "runs": [str(run_dir(c, out).relative_to(out)) for c in cfgs]}
     write_json(out / "manifest.json", manifest)
     return manifest
