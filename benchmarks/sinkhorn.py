@@ -14,7 +14,7 @@ import sys
 import torch
 
 from sae.studies import bench
-from sae.utils import repo_root
+from sae.utils import git_sha, repo_root, require_clean_for_stored
 
 
 def main(argv=None) -> int:
@@ -28,6 +28,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs (one process per case)")
     p.add_argument("--out", default=None, help="JSON path (default results/bench/sinkhorn-<device>.json)")
     args = p.parse_args(argv)
+    if args.out:
+        require_clean_for_stored(args.out, git_sha())
     result = bench.run_benchmark(args.sizes, d=args.d, eps_rel=args.eps_rel, n_iter=args.iters,
                                  repeat=args.repeat, device=args.device, memory=not args.no_memory)
     result["command"] = "python benchmarks/sinkhorn.py " + " ".join(sys.argv[1:] if argv is None else argv)

@@ -28,6 +28,16 @@ def git_sha() -> str:
         return "unknown"
 
 
+def require_clean_for_stored(out, commit: str) -> None:
+    """Refuse to write a result under results/stored/ from a tree with uncommitted changes: a stored
+    result must name a commit that reproduces it."""
+    stored = (repo_root() / "results" / "stored").resolve()
+    target = Path(out).resolve()
+    if (target == stored or stored in target.parents) and (commit.endswith("-dirty") or commit == "unknown"):
+        raise SystemExit(f"refusing to write {out}: the tree has uncommitted changes (commit {commit}); "
+                         "commit first, so that the stored result names the code that made it")
+
+
 def machine() -> dict:
     """A description of the machine a number was measured on."""
     import torch

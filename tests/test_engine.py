@@ -415,3 +415,13 @@ def test_figures_of_one_profile_leave_the_others_alone(tmp_path):
     assert json.loads((tmp_path / "quick" / "line.json").read_text())["profile"] == "quick"
     with pytest.raises(ValueError, match="profile must be one of"):
         plotting.save(fig, "line", "huge", folder=tmp_path)
+
+
+def test_stored_results_need_a_clean_tree(tmp_path):
+    from sae.utils import repo_root, require_clean_for_stored
+
+    stored = repo_root() / "results" / "stored" / "x"
+    with pytest.raises(SystemExit, match="uncommitted changes"):
+        require_clean_for_stored(stored, "abc123-dirty")
+    require_clean_for_stored(stored, "abc123")                      # clean: fine
+    require_clean_for_stored(tmp_path / "scratch", "abc123-dirty")  # scratch output: fine

@@ -23,7 +23,7 @@ from ..engine.store import get_or_train, run_dir
 from ..engine.train import TrainingError, write_json
 from ..models.priors import UniformSphere
 from ..ot import exact_ot, sinkhorn_divergence
-from ..utils import git_sha, machine
+from ..utils import git_sha, machine, require_clean_for_stored
 
 # (method, prior, label): UAI Table 1 rows plus the ICLR Table 2 AE rows.
 TABLE_ROWS = [
@@ -192,6 +192,7 @@ def run_sweep(name: str, profile: str, seed_list, out, overrides: list[str], com
     without its checkpoints (metrics, configs and curves only).
     """
     cfgs = [set_values(c, overrides) for _, c in configs(name, profile, seed_list)]
+    require_clean_for_stored(out, git_sha())
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started, commit = time.time(), git_sha()       # the code that runs is the code at the start
