@@ -425,3 +425,18 @@ def test_stored_results_need_a_clean_tree(tmp_path):
         require_clean_for_stored(stored, "abc123-dirty")
     require_clean_for_stored(stored, "abc123")                      # clean: fine
     require_clean_for_stored(tmp_path / "scratch", "abc123-dirty")  # scratch output: fine
+
+
+def test_fid_standard_error_shrinks_with_the_sample():
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 4))
+    g = torch.Generator().manual_seed(0)
+    small = M.fid(net, torch.randn(100, 12, generator=g), torch.randn(100, 12, generator=g) + 0.3, n_boot=30)
+    large = M.fid(net, torch.randn(2000, 12, generator=g), torch.randn(2000, 12, generator=g) + 0.3, n_boot=30)
+    assert 0 < large["se"] < small["se"] and small["n_boot"] == 30
+
+
+def test_latent_mmd_floor_is_small_for_the_prior_itself():
+    p = priors.make_prior("sphere", 10)
+    floor = M.latent_mmd_floor_x1000(p, 1000)
+    codes = p.sample(1000, torch.Generator().manual_seed(9)) * 0.5       # codes off the sphere
+    assert abs(floor) < 2.0 and M.latent_mmd_x1000(codes, p) > 10 * abs(floor)

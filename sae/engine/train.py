@@ -26,6 +26,9 @@ from .config import ExperimentConfig, to_dict
 from .fid import mnist_feature_net
 
 
+FID_BOOTSTRAP = 30          # resamplings behind each FID's standard error
+
+
 class TrainingError(RuntimeError):
     """Training cannot go on (e.g. a non-finite loss); the message names the settings to change."""
 
@@ -159,6 +162,7 @@ def evaluate(model, data, cfg) -> dict:
     out = {"reconstruction_error": M.reconstruction_error(model, data.x_test),
            "reconstruction_kind": "summed BCE per image (binarised)" if data.recon == "bce" else "summed squared error",
            "latent_mmd_x1000": M.latent_mmd_x1000(codes, model.prior, seed=cfg.seed),
+           "latent_mmd_floor_x1000": M.latent_mmd_floor_x1000(model.prior, len(codes), seed=cfg.seed),
            "latent_ot": M.latent_ot(codes, model.prior, seed=cfg.seed),
            "code_variance_mean": codes.var(0).mean().item(),
            "n_test": len(data.x_test), **model.extra_metrics(data, codes)}
@@ -173,8 +177,8 @@ def evaluate(model, data, cfg) -> dict:
             g = torch.Generator().manual_seed(cfg.seed + 7)
             fake = torch.cat([model.decode(model.prior.sample(500, g).to(dev)).cpu()
                               for _ in range(math.ceil(len(data.x_test) / 500))])[:len(data.x_test)]
-        f = M.fid(net, data.x_test, fake)
-        out.update({"fid": f["fid"], "fid_n_real": f["n_real"], "fid_n_fake": f["n_fake"]})
+        f = M.fid(net, data.x_test, fake, n_boot=FID_BOOTSTRAP, seed=cfg.seed)
+        out.update({"fid": f["fid"], "fid_se": f["se"], "fid_n_real": f["n_real"], "fid_n_fake": f["n_fake"]})
         out["fid_network"] = info["network"]
         out["fid_network_test_accuracy"] = info["test_accuracy"]
     return out

@@ -76,6 +76,7 @@ def configs(name: str, profile: str, seed_list=None) -> list[tuple[dict, object]
 def _row(metrics: dict, path, seed: int, beta: float, **labels) -> dict:
     """One line of a results table (a run trained here or one of a stored sweep)."""
     return {**labels, "seed": seed, "beta": beta, **{k: metrics.get(k, math.nan) for k in METRICS},
+            "fid_se": metrics.get("fid_se", math.nan), "mmd_floor": metrics.get("latent_mmd_floor_x1000", math.nan),
             "fid_n_real": metrics.get("fid_n_real"), "fid_n_fake": metrics.get("fid_n_fake"),
             "code_variance": metrics.get("code_variance_mean"), "train_s": metrics["provenance"]["train_seconds"],
             "path": str(path)}

@@ -18,7 +18,8 @@ class Evidence:
     setup: ExperimentConfig          # the comparison's SAE-sphere config (data, epochs, latent size)
     runs: pd.DataFrame               # comparison table, one line per run
     summary: pd.DataFrame            # ... per row, with mean code variance
-    ablation: pd.DataFrame           # ICLR Table 1 summary
+    ablation_runs: pd.DataFrame      # ICLR Table 1, one line per run
+    ablation: pd.DataFrame           # ... per row
     sensitivity: pd.DataFrame        # SAE across ε and L
     roll: geometry.SwissRollStudy
     knn: geometry.KnnStudy
@@ -32,9 +33,10 @@ class Evidence:
 def gather(profile: str) -> Evidence:
     runs = comparison.run_table(profile)
     summary = comparison.with_code_variance(comparison.summarise(runs, ["label", "prior", "method"]), runs)
-    ablation = comparison.summarise(comparison.run_ablation(profile), ["solver", "assignment", "beta"])
+    ablation_runs = comparison.run_ablation(profile)
+    ablation = comparison.summarise(ablation_runs, ["solver", "assignment", "beta"])
     t = sizes("theory", profile)
-    return Evidence(profile, comparison.table_config(profile, "sae", "sphere", 0), runs, summary, ablation,
+    return Evidence(profile, comparison.table_config(profile, "sae", "sphere", 0), runs, summary, ablation_runs, ablation,
                     comparison.run_sensitivity(profile), geometry.swiss_roll_study(profile),
                     geometry.mnist_knn_study(profile), simplex.study(profile), probprog.study(profile),
                     theory.bound_table(t["n"], t["trials"]), theory.sphere_table(t["mc"]),
