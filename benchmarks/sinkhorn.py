@@ -26,12 +26,15 @@ def main(argv=None) -> int:
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs (one process per case)")
+    p.add_argument("--no-steps", action="store_true", help="skip the training-step timings (AE, WAE, HAE, SAE)")
     p.add_argument("--out", default=None, help="JSON path (default results/bench/sinkhorn-<device>.json)")
     args = p.parse_args(argv)
     if args.out:
         require_clean_for_stored(args.out, git_sha())
     result = bench.run_benchmark(args.sizes, d=args.d, eps_rel=args.eps_rel, n_iter=args.iters,
                                  repeat=args.repeat, device=args.device, memory=not args.no_memory)
+    if not args.no_steps:
+        result["training_steps"] = bench.training_steps(device=args.device)
     result["command"] = "python benchmarks/sinkhorn.py " + " ".join(sys.argv[1:] if argv is None else argv)
     out = args.out or repo_root() / "results" / "bench" / f"sinkhorn-{result['device']}.json"
     bench.save(result, out)

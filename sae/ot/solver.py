@@ -24,6 +24,11 @@ drifted far from 1. If a block's scalings overflowed or drifted so far that entr
 underflowed when it was built could matter (small eps, early iterations), the block is
 discarded and redone with the exact log-sum-exp updates, so the result is that of log-domain
 Sinkhorn in every case; only the speed differs.
+
+The unrolled gradient (``grad="unrolled"``, the paper's) is the gradient through every iteration;
+the scaling iterations compute it with their exact adjoint (:class:`_ScalingIterations`) rather
+than by recording each operation for autograd, which at the paper's batch of 128 made the whole
+Sinkhorn term cheaper than the autoencoder it trains.
 """
 from __future__ import annotations
 
@@ -295,14 +300,81 @@ def _iterate(C, a, b, eps, max_iter, tol, check_every, init):
 def _scaling_block(K, a, b, u, k):
     """k iterations as matrix-vector products on the fixed kernel K; returns u, v, marginal error.
 
-    Algorithm 1 of the ICLR paper, lines "v ← 1/(Kᵀu)", "u ← 1/(Kv)", with weights a, b.
+    Algorithm 1 of the ICLR paper, lines "v ← 1/(Kᵀu)", "u ← 1/(Kv)", with weights a, b, the
+    iterates kept as row vectors (see :func:`_matvec`). When a graph is being built the iterations
+    run inside :class:`_ScalingIterations`, whose backward is their exact adjoint: the unrolled
+    gradient, without recording autograd nodes per iteration. The error only steers the loop, so
+    it has no graph.
     """
+    rows = (u.unsqueeze(-2), a.unsqueeze(-2), b.unsqueeze(-2))
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (K, a, b, u)):
+        u_row, v_row = _ScalingIterations.apply(K, *rows, k)
+    else:
+        u_row, v_row = _scale(K, *rows, k)
+    u, v = u_row.squeeze(-2), v_row.squeeze(-2)
+    with torch.no_grad():
+        cols = b * v * _matvec(K.transpose(-1, -2), a * u)        # Pᵀ1; rows are exact after the u-step
+    return u, v, (cols - b).abs().sum(-1)
+
+
+def _scale(K, u, a, b, k):
+    """The plain loop on row vectors u (…, 1, N), a (…, 1, N), b (…, 1, M): k ≥ 1 column-then-row
+    scaling updates."""
     Kt = K.transpose(-1, -2)
     for _ in range(k):
-        v = 1.0 / _matvec(Kt, a * u)                              # column update: g = eps (beta + log v)
-        u = 1.0 / _matvec(K, b * v)                               # row update:    f = eps (alpha + log u)
-    cols = b * v * _matvec(Kt, a * u)                             # Pᵀ1; rows are exact after the u-step
-    return u, v, (cols - b).abs().sum(-1)
+        v = 1.0 / ((a * u) @ K)                                   # column update: g = eps (beta + log v)
+        u = 1.0 / ((b * v) @ Kt)                                  # row update:    f = eps (alpha + log u)
+    return u, v
+
+
+class _ScalingIterations(torch.autograd.Function):
+    """k scaling iterations v_i = 1/((a∘u_{i−1}) K), u_i = 1/((b∘v_i) Kᵀ) on row vectors, with
+    their adjoint as backward.
+
+    From the last iteration back: t̄ = −ū∘u_i², w = t̄ K, v̄ = b∘w (+ the output's gradient at
+    i = k), b̄ += v_i∘w, s̄ = −v̄∘v_i², r = s̄ Kᵀ, ā += u_{i−1}∘r, ū ← a∘r; and
+    K̄ = Σ_i t̄_iᵀ (b∘v_i) + (a∘u_{i−1})ᵀ s̄_i, two matrix products over the stacked iterates at the
+    end. Exactly the gradient autograd takes through :func:`_scale` (tests/test_sinkhorn_grad.py
+    checks it, and gradcheck), without autograd's bookkeeping for every iteration.
+    """
+
+    @staticmethod
+    def forward(ctx, K, u, a, b, k):
+        Kt = K.transpose(-1, -2)
+        ins, vs = [], []
+        for _ in range(k):
+            ins.append(u)
+            v = 1.0 / ((a * u) @ K)
+            u = 1.0 / ((b * v) @ Kt)
+            vs.append(v)
+        ctx.save_for_backward(K, a, b, torch.cat(ins, -2), torch.cat(vs, -2), u)
+        return u, v
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, gu, gv):
+        K, a, b, U, V, u_out = ctx.saved_tensors                   # U: (…, k, N) inputs u_{i−1}; V: (…, k, M)
+        k = U.shape[-2]
+        Kt = K.transpose(-1, -2)
+        u_bar, a_bar, b_bar = gu, torch.zeros_like(a), torch.zeros_like(b)
+        t_bars, s_bars = [None] * k, [None] * k
+        for i in reversed(range(k)):
+            u_i = u_out if i == k - 1 else U[..., i + 1:i + 2, :]
+            v_i = V[..., i:i + 1, :]
+            t_bar = -u_bar * u_i * u_i                             # through u_i = 1 / ((b∘v_i) Kᵀ)
+            w = t_bar @ K
+            v_bar = b * w + gv if i == k - 1 else b * w
+            b_bar = b_bar + v_i * w
+            s_bar = -v_bar * v_i * v_i                             # through v_i = 1 / ((a∘u_{i−1}) K)
+            r = s_bar @ Kt
+            a_bar = a_bar + U[..., i:i + 1, :] * r
+            u_bar = a * r
+            t_bars[i], s_bars[i] = t_bar, s_bar
+        K_bar = None
+        if ctx.needs_input_grad[0]:
+            K_bar = (torch.cat(t_bars, -2).transpose(-1, -2) @ (b * V)
+                     + (a * U).transpose(-1, -2) @ torch.cat(s_bars, -2))
+        return K_bar, u_bar, a_bar, b_bar, None
 
 
 def _log_block(Ce, log_a, log_b, alpha, beta, k):
@@ -321,8 +393,10 @@ def _plan(f, g, C, a, b, eps):
 
 
 def _matvec(K: Tensor, x: Tensor) -> Tensor:
-    """(…, N, M) @ (…, M) -> (…, N)."""
-    return (K @ x.unsqueeze(-1)).squeeze(-1)
+    """(…, N, M) @ (…, M) -> (…, N), computed as the row vector xᵀ times Kᵀ: on the CPU a batched
+    product with one *column* ran 4-14x slower than the same product with one *row* (measured with
+    torch 2.13 for (3, 128, 128) to (3, 1024, 1024) kernels); both are the same arithmetic."""
+    return (x.unsqueeze(-2) @ K.transpose(-1, -2)).squeeze(-2)
 
 
 def round_plan(P: Tensor, a: Tensor, b: Tensor) -> Tensor:
@@ -345,7 +419,9 @@ def round_plan(P: Tensor, a: Tensor, b: Tensor) -> Tensor:
     F = x.unsqueeze(-1) * P
     y = torch.clamp(b / F.sum(-2).clamp_min(tiny), max=1.0)
     F = F * y.unsqueeze(-2)
-    err_a = a - F.sum(-1)
-    err_b = b - F.sum(-2)
+    # the deficits are ≥ 0 in exact arithmetic (rows and columns were only scaled down); rounding
+    # can leave −1e-21, which the rank-one correction would turn into negative entries
+    err_a = (a - F.sum(-1)).clamp_min(0)
+    err_b = (b - F.sum(-2)).clamp_min(0)
     norm = err_a.abs().sum(-1, keepdim=True).clamp_min(tiny)
     return F + err_a.unsqueeze(-1) * err_b.unsqueeze(-2) / norm.unsqueeze(-1)

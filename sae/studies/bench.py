@@ -17,8 +17,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
+from ..engine.config import make_config
+from ..engine.profiles import DEFAULT
+from ..models import MODELS, build_model
 from ..ot import sinkhorn
 from ..utils import git_sha, machine, repo_root
 
@@ -253,6 +257,9 @@ def table(result: dict) -> str:
         mb = f"{r['peak_mb']:8.0f}" if r["peak_mb"] is not None else f"{'—':>8}"
         rd = f"{r['rel_diff_vs_sae']:9.1e}" if r["rel_diff_vs_sae"] is not None else f"{'—':>9}"
         lines.append(f"{r['n']:5d} {r['library']:9} {r['mode']:30} {ms} {mb} {rd}  {r['note']}")
+    for r in result.get("training_steps", []):
+        lines.append(f"training step {r['model']:6s} ({r['prior']}, batch {r['batch']}, L {r['L']}): "
+                     f"{r['ms']:.1f} ms, {r['over_ae']:.2f}x AE" if "over_ae" in r else f"{r}")
     return "\n".join(lines)
 
 
@@ -270,6 +277,51 @@ def load_stored(folder: Path | None = None) -> list[dict]:
     """Benchmark results kept in ``results/stored/bench-*.json`` (each names its machine and commit)."""
     folder = Path(folder) if folder is not None else repo_root() / "results" / "stored"
     return [json.loads(p.read_text()) for p in sorted(folder.glob("bench-*.json"))]
+
+
+
+# ------------------------------------------------------------------ one training step per model
+
+def training_steps(models=("ae", "wae", "hae", "sae"), batch: int = 128, repeat: int = 20,
+                   device: str | None = None, log: Callable[[str], None] | None = print) -> list[dict]:
+    """Wall time of one optimiser step (forward, backward, Adam) at the paper's MNIST settings:
+    784-512-512-10 MLP, batch 128, L = 50 Sinkhorn iterations for SAE, sphere prior (Gaussian for
+    models that need it). The models alternate step by step; medians over ``repeat`` steps."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    g = torch.Generator().manual_seed(0)
+    x = torch.bernoulli(torch.rand(batch, 1, 28, 28, generator=g)).to(device)
+    setups = []
+    for name in models:
+        prior = "sphere" if MODELS[name].priors is None or "sphere" in MODELS[name].priors else MODELS[name].priors[0]
+        cfg = make_config(DEFAULT, name, prior, "mnist", seed=0, hidden=(512, 512), latent_dim=10,
+                          train={"batch_size": batch})
+        torch.manual_seed(0)
+        model = build_model(cfg, (1, 28, 28), "bce").to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+        setups.append((name, prior, cfg, model, opt))
+
+    def step(model, opt):
+        out = model(x, model.prior.sample(batch, g).to(device), g)
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        opt.step()
+
+    times = {s[0]: [] for s in setups}
+    for name, _, _, model, opt in setups:           # warm-up
+        step(model, opt)
+    for _ in range(repeat):
+        for name, _, _, model, opt in setups:
+            t, _ = _timed(lambda: step(model, opt) or 0.0, device)
+            times[name].append(t)
+    rows = []
+    base = float(np.median(times[models[0]]))
+    for name, prior, cfg, _, _ in setups:
+        ms = float(np.median(times[name]))
+        rows.append({"model": name, "prior": prior, "batch": batch, "L": cfg.sinkhorn.max_iter,
+                     "hidden": list(cfg.hidden), "ms": ms, "over_" + models[0]: ms / base})
+        if log:
+            log(f"train step {name:6s} ({prior}): {ms:7.1f} ms ({ms / base:.2f}x {models[0]})")
+    return rows
 
 
 if __name__ == "__main__":     # the separate process of peak_memory_mb
