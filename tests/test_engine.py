@@ -440,3 +440,19 @@ def test_latent_mmd_floor_is_small_for_the_prior_itself():
     floor = M.latent_mmd_floor_x1000(p, 1000)
     codes = p.sample(1000, torch.Generator().manual_seed(9)) * 0.5       # codes off the sphere
     assert abs(floor) < 2.0 and M.latent_mmd_x1000(codes, p) > 10 * abs(floor)
+
+
+def test_fid_protocol_images():
+    """The protocols score what they say: means in [0, 1], thresholded and sampled images binary,
+    reconstructions of the test digits."""
+    from sae.studies import fid_protocol
+
+    cfg = tiny("sae")
+    model = models.build_model(cfg, (1, 28, 28), "bce")
+    x = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    out = {w: fid_protocol._images(model, w, x, torch.Generator().manual_seed(1)) for w in fid_protocol.WHAT}
+    assert all(o.shape == x.shape for o in out.values())
+    assert 0 < out["Bernoulli means"].min() and out["Bernoulli means"].max() < 1
+    for w in ("thresholded at 0.5", "Bernoulli samples"):
+        assert set(out[w].unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(out["thresholded at 0.5"], (out["Bernoulli means"] > 0.5).float())

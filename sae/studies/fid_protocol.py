@@ -1,0 +1,105 @@
+"""How much the FID protocol, not the training, decides what FID says on MNIST.
+
+The paper's MNIST FIDs come from "features of a 2-layer convolutional network" (ICLR; the UAI
+protocol is unknown), without sample sizes or how a decoder's output becomes an image. Before the
+verdicts trust one protocol, this study measures, with our DigitCNN, for every model of the
+comparison table (seed 0):
+
+* what is scored: prior samples decoded as Bernoulli **means** (the protocol of the verdicts),
+  the same means **thresholded** at 0.5, a Bernoulli **sample** of them, and **reconstructions**
+  of the test digits;
+* with which features: the 128-unit hidden layer (the protocol of the verdicts) or the 10 logits;
+* against which floors: training digits against the test digits, binarised test digits against
+  the test digits (same network, same sample size);
+
+each FID with its bootstrap standard error, and Kendall's τ between the models' orderings under
+every pair of protocols. The verdicts keep Bernoulli means with the 128-unit features, chosen
+before any comparison with the paper: they are the images the decoder defines and the ICLR text's
+feature network.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pandas as pd
+import torch
+from scipy.stats import kendalltau
+from torch import nn
+
+from ..engine.data import load
+from ..engine.fid import mnist_feature_net
+from ..engine.metrics import binarise, fid
+from ..engine.store import get_or_train
+from .comparison import configs
+
+WHAT = ("Bernoulli means", "thresholded at 0.5", "Bernoulli samples", "reconstructions")
+VERDICT_PROTOCOL = ("Bernoulli means", "128-unit features")
+
+
+class _Logits(nn.Module):
+    """The classifier's 10 logits as an alternative feature layer."""
+
+    def __init__(self, cnn):
+        super().__init__()
+        self.cnn = cnn
+
+    def forward(self, x):
+        return self.cnn(x)
+
+
+@dataclass
+class FidProtocolStudy:
+    table: pd.DataFrame          # one line per (model, what, layer): fid, se
+    floors: pd.DataFrame         # real against real, per layer
+    tau: pd.DataFrame            # Kendall τ between the orderings of every pair of protocols
+    n_real: int
+    n_fake: int
+
+    def wide(self) -> pd.DataFrame:
+        """FID ± se per model (rows) and protocol (columns)."""
+        t = self.table.assign(cell=[f"{f:.3g} ± {s:.2g}" for f, s in zip(self.table["fid"], self.table["se"])])
+        return t.pivot_table(index=["label", "prior"], columns=["layer", "what"], values="cell", aggfunc="first",
+                             sort=False)
+
+
+@torch.no_grad()
+def _images(model, what: str, x_test: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    model.eval()
+    if what == "reconstructions":
+        return model.decode(model.embed(binarise(x_test)))
+    means = model.decode(model.prior.sample(len(x_test), g))
+    if what == "thresholded at 0.5":
+        return (means > 0.5).float()
+    if what == "Bernoulli samples":
+        return torch.bernoulli(means, generator=g)
+    return means
+
+
+def study(profile: str, seed: int = 0, n_boot: int = 30) -> FidProtocolStudy:
+    """Every protocol for every comparison model of seed ``seed`` (reloaded from the store)."""
+    runs = configs("table", profile, [seed])
+    data_cfg = runs[0][1].data
+    digits, full = load(data_cfg), load(replace(data_cfg, n_train=None, n_test=None))
+    hidden, _ = mnist_feature_net(full)
+    layers = {"128-unit features": hidden, "10 logits": _Logits(hidden.cnn).eval()}
+    real = digits.x_test
+    floors = []
+    for layer, net in layers.items():
+        for name, ref in (("training digits", full.x_train[:len(real)]), ("binarised test digits", binarise(real, 99))):
+            f = fid(net, real, ref, n_boot=n_boot, seed=seed)
+            floors.append({"layer": layer, "against the test digits": name, "fid": f["fid"], "se": f["se"]})
+    rows = []
+    for labels, cfg in runs:
+        model = get_or_train(cfg, progress=False).model()
+        for what in WHAT:
+            fake = _images(model, what, real, torch.Generator().manual_seed(seed + 7))
+            for layer, net in layers.items():
+                f = fid(net, real, fake, n_boot=n_boot, seed=seed)
+                rows.append({"label": labels["label"], "prior": labels["prior"], "what": what, "layer": layer,
+                             "fid": f["fid"], "se": f["se"]})
+    table = pd.DataFrame(rows)
+    cols = table.pivot_table(index=["label", "prior"], columns=["what", "layer"], values="fid", sort=False)
+    names = [f"{w} / {lay}" for w, lay in cols.columns]
+    tau = pd.DataFrame([[kendalltau(cols[a], cols[b])[0] for b in cols.columns] for a in cols.columns],
+                       index=names, columns=names)
+    return FidProtocolStudy(table, pd.DataFrame(floors), tau, len(real), len(real))
