@@ -439,7 +439,9 @@ def test_latent_mmd_floor_is_small_for_the_prior_itself():
     p = priors.make_prior("sphere", 10)
     floor = M.latent_mmd_floor_x1000(p, 1000)
     codes = p.sample(1000, torch.Generator().manual_seed(9)) * 0.5       # codes off the sphere
-    assert abs(floor) < 2.0 and M.latent_mmd_x1000(codes, p) > 10 * abs(floor)
+    assert 0 < floor < 2.0 and M.latent_mmd_x1000(codes, p) > 10 * floor
+    matched = p.sample(1000, torch.Generator().manual_seed(10))           # codes that are prior draws
+    assert M.latent_mmd_x1000(matched, p) < 2 * floor
 
 
 def test_fid_protocol_images():
