@@ -139,3 +139,64 @@ def test_log_domain_fallback_runs_when_needed(monkeypatch, rel_eps, needs_log):
     P = ot.sinkhorn(a, b, C, eps, method="sinkhorn_log", numItermax=300, stopThr=0.0, warn=False)
     assert np.isfinite(r.plan.numpy()).all()
     np.testing.assert_allclose(r.plan.double().numpy(), P, atol=2e-4 if needs_log else 1e-6)
+
+
+@pytest.mark.parametrize("n, m, weighted", [(20, 20, False), (15, 25, True)])
+def test_sinkhorn_loss_matches_pots_debiased_combination(n, m, weighted):
+    """SinkhornLoss = T(x, y) − ½T(x, x) − ½T(y, y) with T POT's sinkhorn2 (the plan's linear cost),
+    solved to convergence, for equal and unequal sizes, uniform and given weights."""
+    g = np.random.default_rng(7)
+    x, y = g.normal(size=(n, 3)), g.normal(size=(m, 3)) + 0.5
+    a = g.uniform(0.5, 1.5, n) if weighted else np.full(n, 1 / n)
+    b = g.uniform(0.5, 1.5, m) if weighted else np.full(m, 1 / m)
+    a, b = a / a.sum(), b / b.sum()
+    eps = 0.3
+    T = lambda u, v, wu, wv: float(ot.sinkhorn2(wu, wv, ot.dist(u, v), eps, method="sinkhorn_log",
+                                                numItermax=100_000, stopThr=1e-13))
+    ref = T(x, y, a, b) - 0.5 * (T(x, x, a, a) + T(y, y, b, b))
+    loss = sae.SinkhornLoss(eps=eps, max_iter=100_000, tol=1e-12)
+    ours = loss(*t(x, y), *(t(a, b) if weighted else (None, None))).item()
+    assert ours == pytest.approx(ref, rel=1e-7, abs=1e-10)
+
+
+def test_sinkhorn_loss_batched_zero_symmetric_and_differentiable():
+    g = torch.Generator().manual_seed(8)
+    x, y = torch.randn(4, 16, 2, generator=g, dtype=torch.float64), torch.randn(4, 16, 2, generator=g, dtype=torch.float64)
+    loss = sae.SinkhornLoss(eps=0.2, max_iter=200)
+    batched = loss(x, y)
+    assert batched.shape == (4,)
+    torch.testing.assert_close(batched, torch.stack([loss(x[i], y[i]) for i in range(4)]), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(loss(x, x), torch.zeros(4, dtype=torch.float64), rtol=0, atol=1e-12)
+    converged = sae.SinkhornLoss(eps=0.2, max_iter=100_000, tol=1e-12)      # symmetric at the solution
+    torch.testing.assert_close(converged(y, x), converged(x, y), rtol=1e-8, atol=1e-10)
+    xg = x.clone().requires_grad_()
+    loss(xg, y).sum().backward()
+    assert torch.isfinite(xg.grad).all() and xg.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("kw, match", [({"eps": 0.0}, "eps must be a positive"), ({"max_iter": 0}, "max_iter"),
+                                       ({"tol": -1.0}, "tol must be positive"), ({"cost": "l1"}, "cost must be one of"),
+                                       ({"kind": "debiased"}, "kind must be"), ({"grad": "implicit"}, "grad must be")])
+def test_sinkhorn_loss_rejects_bad_settings(kw, match):
+    with pytest.raises(ValueError, match=match):
+        sae.SinkhornLoss(**kw)
+
+
+def test_docstring_examples_run():
+    """The examples in the solver's docstrings are doctests."""
+    import doctest
+    import importlib
+
+    for name in ("sae.ot.solver", "sae.ot.costs", "sae.ot.divergences"):
+        res = doctest.testmod(importlib.import_module(name))
+        assert res.failed == 0 and res.attempted > 0, (name, res)
+
+
+def test_readme_loss_example_runs():
+    from pathlib import Path
+
+    readme = (Path(sae.__file__).resolve().parent.parent / "README.md").read_text()
+    code = readme.split("## The Sinkhorn loss in your own model", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["codes"].grad is not None and torch.isfinite(namespace["loss"])

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 
-from ..ot import cost_matrix, exact_ot, exact_plan, sinkhorn, sinkhorn_divergence
+from ..ot import SinkhornLoss, cost_matrix, exact_ot, exact_plan, sinkhorn
 from ..utils import registrar
 from . import vmf
 from .latent import mmd_imq, w2_gaussian_to_standard
@@ -223,9 +223,13 @@ class SAE(Autoencoder):
     default_beta = 100.0
     supports_targets = True
 
+    def __init__(self, cfg, shape, recon: str, n_train: int | None = None):
+        super().__init__(cfg, shape, recon, n_train)
+        s = cfg.sinkhorn
+        self.sinkhorn_loss = SinkhornLoss(eps=s.eps, max_iter=s.max_iter, grad=s.grad, kind=s.kind)
+
     def latent_penalty(self, z, z_prior, generator=None):
-        s = self.cfg.sinkhorn
-        return sinkhorn_divergence(z, z_prior, eps=s.eps, max_iter=s.max_iter, grad=s.grad, kind=s.kind)
+        return self.sinkhorn_loss(z, z_prior)
 
     def match_targets(self, C, generator=None):
         """A permutation *sampled* from the Sinkhorn plan, by perturb-and-MAP (Gumbel noise on

@@ -6,10 +6,10 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from .costs import cost_matrix
+from .costs import COSTS, cost_matrix
 from .solver import sinkhorn
 
-__all__ = ["sinkhorn_cost", "sinkhorn_divergence", "exact_ot", "exact_plan"]
+__all__ = ["sinkhorn_cost", "sinkhorn_divergence", "SinkhornLoss", "exact_ot", "exact_plan"]
 
 
 def sinkhorn_cost(x: Tensor, y: Tensor, a: Tensor | None = None, b: Tensor | None = None, *,
@@ -19,8 +19,9 @@ def sinkhorn_cost(x: Tensor, y: Tensor, a: Tensor | None = None, b: Tensor | Non
 
 
 def sinkhorn_divergence(x: Tensor, y: Tensor, a: Tensor | None = None, b: Tensor | None = None, *,
-                        eps: float, cost: str = "sqeuclidean",
-                        kind: Literal["sharp", "regularized"] = "sharp", **kw) -> Tensor:
+                        eps: float, max_iter: int = 100, tol: float | None = None, check_every: int = 10,
+                        grad: Literal["unrolled", "envelope"] = "unrolled", cost: str = "sqeuclidean",
+                        kind: Literal["sharp", "regularized"] = "sharp") -> Tensor:
     r"""Debiased Sinkhorn divergence S(x, y) = T(x, y) − ½T(x, x) − ½T(y, y) (UAI Eq. 8 and 12).
 
     T is the sharp cost ⟨P*, C⟩ (``kind="sharp"``, the loss the paper trains on) or the regularised
@@ -29,25 +30,92 @@ def sinkhorn_divergence(x: Tensor, y: Tensor, a: Tensor | None = None, b: Tensor
     When x and y have the same number of points the three problems are solved as one batch.
 
     Args:
-        x ((N, D) Tensor), y ((M, D) Tensor): point clouds. a, b: weights, uniform if None.
-        eps (float): ε. cost (str): see :func:`sae.cost_matrix`. **kw: passed to :func:`sae.sinkhorn`.
+        x ((N, D) or (B, N, D) Tensor), y ((M, D) or (B, M, D) Tensor): point clouds (batched: B
+            independent pairs). a, b ((N,) / (M,), or batched): weights, uniform if None.
+        eps, max_iter, tol, check_every, grad: passed to :func:`sae.sinkhorn` (ε; L iterations, or
+            until the marginal error < ``tol``; unrolled or envelope gradient).
+        cost (str): see :func:`sae.cost_matrix`. kind (str): ``"sharp"`` or ``"regularized"``.
+
+    Returns:
+        () Tensor, or (B,) for batched clouds.
     """
     if kind not in ("sharp", "regularized"):
         raise ValueError(f"kind must be 'sharp' or 'regularized', got {kind!r}")
-    if x.dim() != 2 or y.dim() != 2:
-        raise ValueError(f"x and y must have shape (N, D) and (M, D), got {tuple(x.shape)} and {tuple(y.shape)}")
+    if x.dim() not in (2, 3) or y.dim() != x.dim():
+        raise ValueError(f"x and y must have shape (N, D) and (M, D), or (B, N, D) and (B, M, D); got "
+                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+    solve = dict(eps=eps, max_iter=max_iter, tol=tol, check_every=check_every, grad=grad)
     pick = (lambda r: r.cost) if kind == "sharp" else (lambda r: r.value)
-    n, m = x.shape[0], y.shape[0]
-    a = torch.full((n,), 1.0 / n, dtype=x.dtype, device=x.device) if a is None else a
-    b = torch.full((m,), 1.0 / m, dtype=y.dtype, device=y.device) if b is None else b
-    if n == m and a.shape == b.shape:
-        C = torch.stack([cost_matrix(x, y, cost), cost_matrix(x, x, cost), cost_matrix(y, y, cost)])
-        t = pick(sinkhorn(C, torch.stack([a, a, b]), torch.stack([b, a, b]), eps=eps, **kw))  # (3,)
+    lead, n, m = x.shape[:-2], x.shape[-2], y.shape[-2]
+    a = torch.full(lead + (n,), 1.0 / n, dtype=x.dtype, device=x.device) if a is None else a.expand(lead + (n,))
+    b = torch.full(lead + (m,), 1.0 / m, dtype=y.dtype, device=y.device) if b is None else b.expand(lead + (m,))
+    if n == m:                                    # the three problems as one batch of 3 (or 3B)
+        C = torch.cat([cost_matrix(x, y, cost).reshape(-1, n, m), cost_matrix(x, x, cost).reshape(-1, n, n),
+                       cost_matrix(y, y, cost).reshape(-1, m, m)])
+        A = torch.cat([a.reshape(-1, n), a.reshape(-1, n), b.reshape(-1, m)])
+        Bw = torch.cat([b.reshape(-1, m), a.reshape(-1, n), b.reshape(-1, m)])
+        t = pick(sinkhorn(C, A, Bw, **solve)).reshape(3, *lead)
         return t[0] - 0.5 * (t[1] + t[2])
-    t_xy = pick(sinkhorn(cost_matrix(x, y, cost), a, b, eps=eps, **kw))
-    t_xx = pick(sinkhorn(cost_matrix(x, x, cost), a, a, eps=eps, **kw))
-    t_yy = pick(sinkhorn(cost_matrix(y, y, cost), b, b, eps=eps, **kw))
+    t_xy = pick(sinkhorn(cost_matrix(x, y, cost), a, b, **solve))
+    t_xx = pick(sinkhorn(cost_matrix(x, x, cost), a, a, **solve))
+    t_yy = pick(sinkhorn(cost_matrix(y, y, cost), b, b, **solve))
     return t_xy - 0.5 * (t_xx + t_yy)
+
+
+class SinkhornLoss(torch.nn.Module):
+    r"""The debiased Sinkhorn divergence between point clouds as a loss for any model.
+
+    ``SinkhornLoss(eps=0.1, max_iter=50)(codes, prior_draws)`` is SAE's latent term (UAI Eq. 12):
+    zero on identical clouds, symmetric, differentiable in both clouds and in the weights.
+    Every setting is keyword-only and checked when the loss is built.
+
+    Args:
+        eps (float): ε, in cost units (POT's ``reg``; GeomLoss's ``blur**p``).
+        max_iter (int): L, the iterations run (all of them unless ``tol`` stops earlier).
+        tol (float, optional): stop once the marginal error falls below it (checked every
+            ``check_every`` iterations). None: exactly ``max_iter`` iterations, the paper's choice.
+        cost (str): ``"sqeuclidean"`` (the paper's latent cost), ``"euclidean"``, ``"cosine"`` or
+            ``"geodesic"``.
+        kind (str): ``"sharp"`` (⟨P*, C⟩, the paper's) or ``"regularized"`` (with ε KL).
+        grad (str): ``"unrolled"`` (through the iterations, the paper's) or ``"envelope"``.
+
+    Shapes:
+        x (N, D) and y (M, D) give a scalar; x (B, N, D) and y (B, M, D) give (B,). Optional weights
+        a (N,) / (B, N) and b (M,) / (B, M) of equal total mass.
+
+    Example:
+        >>> loss = SinkhornLoss(eps=0.1, max_iter=50)
+        >>> x = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+        >>> round(loss(x, x).item(), 6)
+        0.0
+    """
+
+    def __init__(self, *, eps: float = 0.1, max_iter: int = 50, tol: float | None = None, check_every: int = 10,
+                 cost: str = "sqeuclidean", kind: Literal["sharp", "regularized"] = "sharp",
+                 grad: Literal["unrolled", "envelope"] = "unrolled"):
+        super().__init__()
+        if not (isinstance(eps, (int, float)) and eps > 0):
+            raise ValueError(f"eps must be a positive number, got {eps!r}")
+        if not (isinstance(max_iter, int) and max_iter >= 1):
+            raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+        if tol is not None and not tol > 0:
+            raise ValueError(f"tol must be positive or None, got {tol!r}")
+        if cost not in COSTS:
+            raise ValueError(f"cost must be one of {COSTS}, got {cost!r}")
+        if kind not in ("sharp", "regularized"):
+            raise ValueError(f"kind must be 'sharp' or 'regularized', got {kind!r}")
+        if grad not in ("unrolled", "envelope"):
+            raise ValueError(f"grad must be 'unrolled' or 'envelope', got {grad!r}")
+        self.eps, self.max_iter, self.tol, self.check_every = float(eps), max_iter, tol, check_every
+        self.cost, self.kind, self.grad = cost, kind, grad
+
+    def forward(self, x: Tensor, y: Tensor, a: Tensor | None = None, b: Tensor | None = None) -> Tensor:
+        return sinkhorn_divergence(x, y, a, b, eps=self.eps, max_iter=self.max_iter, tol=self.tol,
+                                   check_every=self.check_every, grad=self.grad, cost=self.cost, kind=self.kind)
+
+    def extra_repr(self) -> str:
+        return (f"eps={self.eps:g}, max_iter={self.max_iter}, tol={self.tol}, cost={self.cost!r}, kind={self.kind!r}, "
+                f"grad={self.grad!r}")
 
 
 def exact_plan(C: Tensor, a: Tensor | None = None, b: Tensor | None = None) -> Tensor:
