@@ -458,3 +458,14 @@ def test_fid_protocol_images():
     for w in ("thresholded at 0.5", "Bernoulli samples"):
         assert set(out[w].unique().tolist()) <= {0.0, 1.0}
     assert torch.equal(out["thresholded at 0.5"], (out["Bernoulli means"] > 0.5).float())
+
+
+def test_mmd_floor_is_computed_once_per_distribution():
+    """Same prior, size and seed: the cached value; another α or dimension: its own floor."""
+    d5, d2 = priors.make_prior("dirichlet", 8, alpha=0.5), priors.make_prior("dirichlet", 8, alpha=0.2)
+    assert d5.spec() != d2.spec() and d5.spec() == priors.make_prior("dirichlet", 8, alpha=0.5).spec()
+    first = M.latent_mmd_floor_x1000(d5, 200, seed=4)
+    M._FLOORS.clear()
+    assert M.latent_mmd_floor_x1000(d5, 200, seed=4) == first                 # recomputed: identical
+    assert M.latent_mmd_floor_x1000(d2, 200, seed=4) != first
+    assert len(M._FLOORS) == 2

@@ -108,12 +108,19 @@ def latent_mmd_floor_x1000(prior, n: int, seed: int = 0, n_null: int = 10, q: fl
     (``n_null`` pairs), same kernel as :func:`latent_mmd_x1000`: what codes that match the prior
     exactly score at this sample size (the ICLR tables' "empirical lower bound"). The unbiased
     estimator is 0 on average for a perfect match and often negative, so the floor is the upper
-    end of its spread, not its mean."""
-    g = torch.Generator().manual_seed(seed + 3)
-    bandwidth = mmd_bandwidth(prior)
-    null = [1000 * gaussian_mmd(prior.sample(n, g, dtype=torch.float64), prior.sample(n, g, dtype=torch.float64),
-                                bandwidth).item() for _ in range(n_null)]
-    return float(np.quantile(null, q))
+    end of its spread, not its mean. It depends on the prior, ``n`` and the seed only, so it is
+    computed once per process for all the runs that share them."""
+    key = (prior.spec(), n, seed, n_null, q)
+    if key not in _FLOORS:
+        g = torch.Generator().manual_seed(seed + 3)
+        bandwidth = mmd_bandwidth(prior)
+        null = [1000 * gaussian_mmd(prior.sample(n, g, dtype=torch.float64), prior.sample(n, g, dtype=torch.float64),
+                                    bandwidth).item() for _ in range(n_null)]
+        _FLOORS[key] = float(np.quantile(null, q))
+    return _FLOORS[key]
+
+
+_FLOORS: dict[tuple, float] = {}
 
 
 class TorchScriptFeatures(nn.Module):

@@ -75,10 +75,10 @@ def run_name(cfg: ExperimentConfig) -> str:
     return f"{cfg.model}-{cfg.prior}-{cfg.data.name}-{cfg.hash}"
 
 
-def run_dir(cfg: ExperimentConfig, root: Path | None = None, version: str | None = None) -> Path:
+def run_dir(cfg: ExperimentConfig, root: Path | None = None) -> Path:
     """Where the run of ``cfg`` made by the current code lives."""
     root = Path(root) if root is not None else repo_root() / "results"
-    return root / RUNS / f"{run_name(cfg)}-{version or _current_version()}"
+    return root / RUNS / f"{run_name(cfg)}-{_current_version()}"
 
 
 def is_complete(path: Path) -> bool:

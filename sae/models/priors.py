@@ -43,6 +43,10 @@ class Prior:
         """Codes between a and b (D,) at times t (T,): straight lines (they stay on convex supports)."""
         return a + t.view(-1, 1) * (b - a)
 
+    def spec(self) -> tuple:
+        """What identifies this distribution: its kind and its numeric settings (dim, α, std, …)."""
+        return (self.name, *sorted((k, v) for k, v in vars(self).items() if isinstance(v, (int, float))))
+
     @classmethod
     def from_config(cls, cfg) -> "Prior":
         """The prior an ExperimentConfig asks for (``latent_dim`` and any prior-specific setting)."""
