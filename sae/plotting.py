@@ -38,9 +38,9 @@ def _jsonable(obj):
 
 
 def save(fig, name: str, profile: str, config: dict | None = None, data: dict | None = None,
-         formats=("png", "pdf"), folder: Path | None = None) -> Path:
+         formats=("png", "pdf"), folder: Path | None = None) -> None:
     """Write ``figures/<profile>/<name>.<ext>`` and ``<name>.json`` beside it (profile, config,
-    commit, numbers plotted); return the PNG's path.
+    commit, numbers plotted).
 
     Each profile has its own folder, so a smoke run of a chapter (the tests, papermill) never
     overwrites the figures of the quick build. Paths resolve from the repository root, never from
@@ -57,9 +57,7 @@ def save(fig, name: str, profile: str, config: dict | None = None, data: dict | 
     side = folder / f"{name}.json"
     side.write_text(json.dumps({"figure": name, "profile": profile, "commit": git_sha(),
                                 "config": _jsonable(config or {}), "data": _jsonable(data or {})}, indent=1))
-    png = folder / f"{name}.png"
-    _show(fig, png if "png" in formats else None)
-    return png
+    _show(fig, folder / f"{name}.png" if "png" in formats else None)
 
 
 def _show(fig, png: Path | None) -> None:
