@@ -6,6 +6,7 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -259,6 +260,23 @@ def test_resume_is_bitwise_identical(tmp_path):
     a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_fid_every_records_fid_in_the_curve_and_survives_a_resume(tmp_path):
+    from sae.engine.train import model_fid
+
+    cfg = tiny(train={"epochs": 3, "batch_size": 32, "fid_every": 2})
+    train(cfg, tmp_path / "run", progress=False, stop_after_epoch=2, evaluate_fn=_no_fid)
+    m = train(cfg, tmp_path / "run", progress=False)            # resumed: epoch 2's FID came from the checkpoint
+    curve = json.loads((tmp_path / "run" / "curve.json").read_text())
+    assert [c["epoch"] for c in curve if "fid" in c] == [2, 3] and curve[-1]["fid"] == m["fid"]
+    assert math.isfinite(curve[1]["fid"]) and curve[1]["fid"] != m["fid"]
+    enc = tiny("sae_encoder", train={"epochs": 2, "batch_size": 32, "fid_every": 1})
+    train(enc, tmp_path / "enc", progress=False)                 # not generative: no FID anywhere
+    assert "fid" not in (tmp_path / "enc" / "curve.json").read_text() + (tmp_path / "enc" / "metrics.json").read_text()
+    assert model_fid(None, SimpleNamespace(shape=(3, 64, 64), y_train=None), cfg) is None
+    with pytest.raises(ValueError, match="train.fid_every"):
+        C.set_values(cfg, ["train.fid_every=-1"])
 
 
 def test_nan_loss_stops_with_a_clear_error_and_leaves_nothing(tmp_path):

@@ -153,7 +153,16 @@ def test_sweep_writes_a_manifest_and_loads_back(tmp_path):
     assert m["command"] == "test" and len(m["runs"]) == len(comparison.TABLE_ROWS) and m["duration_s"] > 0
     manifest, runs = comparison.load_sweep(tmp_path)
     assert manifest == json.loads((tmp_path / "manifest.json").read_text()) and len(runs) == len(comparison.TABLE_ROWS)
-    assert not list(tmp_path.rglob("checkpoint.pt"))
+    assert not list(tmp_path.rglob("checkpoint.pt")) and m["status"] == "complete" and m["complete"] == m["runs"]
+    # started again, it trains nothing; cut (one run incomplete), it trains only that run
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("metrics.json")}
+    cut = tmp_path / m["runs"][3]
+    (cut / "metrics.json").unlink()
+    again = comparison.run_sweep("table", "smoke", [0], tmp_path, m["overrides"], "test", progress=False)
+    changed = {p for p in tmp_path.rglob("metrics.json") if stamps.get(p) != p.stat().st_mtime_ns}
+    assert changed == {cut / "metrics.json"} and again["status"] == "complete"
+    with pytest.raises(ValueError, match="another sweep"):
+        comparison.run_sweep("table", "smoke", [0, 1], tmp_path, m["overrides"], "test", progress=False)
 
 
 def test_probabilistic_programming_rule_against_its_baselines():

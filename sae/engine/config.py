@@ -42,6 +42,7 @@ class TrainConfig:
     batch_size: int = 128       # ICLR §6: mini-batch 128
     lr: float = 1e-3
     device: str = "auto"        # auto: CUDA when present
+    fid_every: int = 0          # > 0: FID also after every fid_every-th epoch (shows when the ordering settles)
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,8 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         raise ValueError(f"sinkhorn.kind must be sharp or regularized, got {cfg.sinkhorn.kind!r}")
     if cfg.train.epochs < 1 or cfg.train.batch_size < 2 or not cfg.train.lr > 0:
         raise ValueError(f"train needs epochs >= 1, batch_size >= 2, lr > 0; got {cfg.train}")
+    if not isinstance(cfg.train.fid_every, int) or cfg.train.fid_every < 0:
+        raise ValueError(f"train.fid_every must be an integer >= 0 (0: FID at the end only), got {cfg.train.fid_every!r}")
     if cfg.train.device not in ("auto", "cpu", "cuda") and not cfg.train.device.startswith("cuda:"):
         raise ValueError(f"train.device must be auto, cpu or cuda, got {cfg.train.device!r}")
     if cfg.targets and not model.supports_targets:

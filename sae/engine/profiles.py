@@ -20,12 +20,13 @@ SIZES: dict[str, dict[str, dict]] = {
     # Settings every training run starts from (ExperimentConfig fields, nested ones as dicts); the
     # paper's: all of MNIST, 100 epochs, batch 128 (ICLR §6), the 512-512 MLP of the config default.
     "experiment": {
-        "smoke": {"data": {"n_train": 256, "n_test": 128}, "train": {"epochs": 1, "batch_size": 64},
+        "smoke": {"data": {"n_train": 256, "n_test": 128}, "train": {"epochs": 1, "batch_size": 64, "fid_every": 0},
                   "hidden": (64, 64)},
         # sized so that every chapter of the book trains within ~20 CPU minutes on 2 cores
-        "quick": {"data": {"n_train": 4000, "n_test": 1000}, "train": {"epochs": 8, "batch_size": 64},
+        "quick": {"data": {"n_train": 4000, "n_test": 1000}, "train": {"epochs": 8, "batch_size": 64, "fid_every": 2},
                   "hidden": (256, 256)},
-        "paper": {"data": {"n_train": None, "n_test": None}, "train": {"epochs": 100, "batch_size": 128}},
+        "paper": {"data": {"n_train": None, "n_test": None}, "train": {"epochs": 100, "batch_size": 128,
+                                                                         "fid_every": 10}},
     },
     # The comparison and ablation tables: which MNIST, how many seeds, the ε/L sensitivity grid of
     # SAE (both priors, seed 0) and the batch sizes of the step-time study.

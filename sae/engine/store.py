@@ -81,8 +81,12 @@ def run_dir(cfg: ExperimentConfig, root: Path | None = None) -> Path:
     return root / RUNS / f"{run_name(cfg)}-{_current_version()}"
 
 
+CHECKPOINT_REMOVED = "checkpoint.pt.done"     # a stored sweep's run whose weights were dropped to keep it small
+
+
 def is_complete(path: Path) -> bool:
-    return (Path(path) / "metrics.json").exists() and (Path(path) / "checkpoint.pt").exists()
+    path = Path(path)
+    return (path / "metrics.json").exists() and any((path / f).exists() for f in ("checkpoint.pt", CHECKPOINT_REMOVED))
 
 
 def load_run(path: Path) -> Run:

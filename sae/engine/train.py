@@ -139,13 +139,20 @@ def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
                             pen=f"{out['penalty'].item():.3g}")
         curve.append({"epoch": epoch + 1, **{k: v / steps for k, v in sums.items()},
                       "seconds": round(time.time() - t0, 3)})
+        every = cfg.train.fid_every
+        if every and (epoch + 1) % every == 0 and epoch + 1 < cfg.train.epochs and model.generative:
+            f = model_fid(model, data, cfg)            # the last epoch's comes with the evaluation below
+            if f is not None:
+                curve[-1]["fid"] = f["fid"]
         _save_checkpoint(run_dir / "checkpoint.pt", model, opt, epoch + 1, curve, cfg)
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < cfg.train.epochs:
             bar.close()
             return {"stopped_after_epoch": epoch + 1}
     bar.close()
-    write_json(run_dir / "curve.json", curve)
     metrics = (evaluate_fn or evaluate)(model, data, cfg)
+    if cfg.train.fid_every and "fid" in metrics:
+        curve[-1]["fid"] = metrics["fid"]
+    write_json(run_dir / "curve.json", curve)
     metrics["provenance"] = {"commit": git_sha(), "code_version": run_dir.name.rsplit("-", 1)[-1],
                              "machine": machine(), "device": str(device),
                              "train_seconds": round(sum(c["seconds"] for c in curve), 2),
@@ -166,19 +173,29 @@ def evaluate(model, data, cfg) -> dict:
            "latent_ot": M.latent_ot(codes, model.prior, seed=cfg.seed),
            "code_variance_mean": codes.var(0).mean().item(),
            "n_test": len(data.x_test), **model.extra_metrics(data, codes)}
-    if data.shape == (1, 28, 28) and data.y_train is not None and model.generative:
-        # One reference feature network per data source, trained on its full training split
-        # whatever this run's profile (the smoke profile's 256 digits would make a poor one).
-        full = data_mod.load(replace(cfg.data, n_train=None, n_test=None))
-        net, info = mnist_feature_net(full)
-        with torch.no_grad():
-            model.eval()
-            dev = next(model.parameters()).device
-            g = torch.Generator().manual_seed(cfg.seed + 7)
-            fake = torch.cat([model.decode(model.prior.sample(500, g).to(dev)).cpu()
-                              for _ in range(math.ceil(len(data.x_test) / 500))])[:len(data.x_test)]
-        f = M.fid(net, data.x_test, fake, n_boot=FID_BOOTSTRAP, seed=cfg.seed)
-        out.update({"fid": f["fid"], "fid_se": f["se"], "fid_n_real": f["n_real"], "fid_n_fake": f["n_fake"]})
-        out["fid_network"] = info["network"]
-        out["fid_network_test_accuracy"] = info["test_accuracy"]
+    f = model_fid(model, data, cfg, n_boot=FID_BOOTSTRAP)
+    if f is not None:
+        out.update({"fid": f["fid"], "fid_se": f["se"], "fid_n_real": f["n_real"], "fid_n_fake": f["n_fake"],
+                    "fid_network": f["network"], "fid_network_test_accuracy": f["network_test_accuracy"]})
     return out
+
+
+def model_fid(model, data, cfg, n_boot: int = 0) -> dict | None:
+    """FID of ``model``'s prior samples (as many as test digits, Bernoulli means) against the test
+    digits; None where FID is not defined (a non-generative model, or not labelled 28×28 digits).
+    The samples depend on the seed only, so FIDs after different epochs compare like with like."""
+    if not (data.shape == (1, 28, 28) and data.y_train is not None and model.generative):
+        return None
+    # One reference feature network per data source, trained on its full training split
+    # whatever this run's profile (the smoke profile's 256 digits would make a poor one).
+    net, info = mnist_feature_net(data_mod.load(replace(cfg.data, n_train=None, n_test=None)))
+    was_training = model.training
+    with torch.no_grad():
+        model.eval()
+        dev = next(model.parameters()).device
+        g = torch.Generator().manual_seed(cfg.seed + 7)
+        fake = torch.cat([model.decode(model.prior.sample(500, g).to(dev)).cpu()
+                          for _ in range(math.ceil(len(data.x_test) / 500))])[:len(data.x_test)]
+    model.train(was_training)
+    f = M.fid(net, data.x_test, fake, n_boot=n_boot, seed=cfg.seed)
+    return {**f, "network": info["network"], "network_test_accuracy": info["test_accuracy"]}

@@ -19,7 +19,7 @@ import torch
 from ..engine.config import make_config, set_values
 from ..engine.data import load
 from ..engine.profiles import sizes
-from ..engine.store import get_or_train, run_dir
+from ..engine.store import CHECKPOINT_REMOVED, get_or_train, is_complete, run_dir
 from ..engine.train import TrainingError, write_json
 from ..models.priors import UniformSphere
 from ..ot import exact_ot, sinkhorn_divergence
@@ -62,14 +62,15 @@ def ablation_config(profile: str, solver: str, assignment: str, beta: float, see
 
 
 def configs(name: str, profile: str, seed_list=None) -> list[tuple[dict, object]]:
-    """(labels, config) of every run of the ``table`` or the ``ablation``, row by row, seed by seed."""
+    """(labels, config) of every run of the ``table`` or the ``ablation``: seed by seed, row by row
+    (so a sweep cut short holds whole tables of its first seeds)."""
     seed_list = seeds(profile) if seed_list is None else list(seed_list)
     if name == "table":
         return [({"method": m, "prior": p, "label": lab}, table_config(profile, m, p, s))
-                for m, p, lab in TABLE_ROWS for s in seed_list]
+                for s in seed_list for m, p, lab in TABLE_ROWS]
     if name == "ablation":
         return [({"solver": so, "assignment": a}, ablation_config(profile, so, a, b, s))
-                for so, a, b in ABLATION_ROWS for s in seed_list]
+                for s in seed_list for so, a, b in ABLATION_ROWS]
     raise ValueError(f"sweep must be 'table' or 'ablation', got {name!r}")
 
 
@@ -187,25 +188,41 @@ def step_time(method: str, batch_sizes, latent_dim: int = 10, steps: int = 3, se
 
 def run_sweep(name: str, profile: str, seed_list, out, overrides: list[str], command: str,
               keep_checkpoints: bool = False, progress: bool = True) -> dict:
-    """Train a whole table into ``out`` and write ``out/manifest.json`` (command, commit, machine, duration).
+    """Train a whole table into ``out``, writing ``out/manifest.json`` (command, commit, machine,
+    duration, and which runs are complete) after every run.
 
-    Used for results larger than CI can afford; such a folder is committed under results/stored/
-    without its checkpoints (metrics, configs and curves only).
+    Resumable: started again with the same arguments it skips the complete runs and continues the
+    cut one from its last epoch. The manifest says ``"status": "partial"`` until every run is done;
+    a sweep continued from another commit lists it under ``resumed``. Used for results larger than
+    CI can afford; such a folder is committed under results/stored/ without its checkpoints
+    (metrics, configs and curves only).
     """
     cfgs = [set_values(c, overrides) for _, c in configs(name, profile, seed_list)]
-    require_clean_for_stored(out, git_sha())
+    commit = git_sha()                    # the code that runs is the code at the start
+    require_clean_for_stored(out, commit)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    started, commit = time.time(), git_sha()       # the code that runs is the code at the start
-    for k, cfg in enumerate(cfgs):
+    previous = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else None
+    same = ("sweep", "profile", "seeds", "overrides")
+    mine = {"sweep": name, "profile": profile, "seeds": list(seed_list), "overrides": list(overrides)}
+    if previous and any(previous[k] != mine[k] for k in same):
+        raise ValueError(f"{out} holds another sweep ({', '.join(f'{k}={previous[k]}' for k in same)}); "
+                         "give a new --out")
+    manifest = previous or {**mine, "command": command, "commit": commit, "machine": machine(), "duration_s": 0.0,
+                            "resumed": []}
+    if previous and commit != previous["commit"] and commit not in previous["resumed"]:
+        manifest["resumed"].append(commit)
+    manifest["runs"] = [str(run_dir(c, out).relative_to(out)) for c in cfgs]
+    for cfg in cfgs:
+        t0 = time.time()
         run = get_or_train(cfg, out, progress=progress)
         if not keep_checkpoints:
+            (run.path / CHECKPOINT_REMOVED).write_text("checkpoint removed to keep the stored result small\n")
             (run.path / "checkpoint.pt").unlink(missing_ok=True)
-            (run.path / "checkpoint.pt.done").write_text("checkpoint removed to keep the stored result small\n")
-    manifest = {"sweep": name, "profile": profile, "seeds": list(seed_list), "overrides": overrides, "command": command,
-                "commit": commit, "machine": machine(), "duration_s": round(time.time() - started, 1),
-                "runs": [str(run_dir(c, out).relative_to(out)) for c in cfgs]}
-    write_json(out / "manifest.json", manifest)
+        manifest["duration_s"] = round(manifest["duration_s"] + time.time() - t0, 1)
+        manifest["complete"] = [r for r in manifest["runs"] if is_complete(out / r)]
+        manifest["status"] = "complete" if len(manifest["complete"]) == len(cfgs) else "partial"
+        write_json(out / "manifest.json", manifest)
     return manifest
 
 
@@ -215,7 +232,7 @@ def load_sweep(folder) -> tuple[dict, pd.DataFrame]:
     manifest = json.loads((folder / "manifest.json").read_text())
     labels = {(m, p): lab for m, p, lab in TABLE_ROWS}
     rows = []
-    for rel in manifest["runs"]:
+    for rel in manifest.get("complete", manifest["runs"]):
         cfg = json.loads((folder / rel / "config.json").read_text())
         metrics = json.loads((folder / rel / "metrics.json").read_text())
         rows.append(_row(metrics, folder / rel, cfg["seed"], cfg["beta"], method=cfg["model"], prior=cfg["prior"],
