@@ -15,6 +15,7 @@ The solver's public surface is flat here, as POT's ``ot.*``.
 from .engine.profiles import default_profile, sizes
 from .ot import (
                  ConvergenceWarning,
+                 SinkhornDivergenceResult,
                  SinkhornLoss,
                  SinkhornResult,
                  cost_matrix,
@@ -31,6 +32,6 @@ __version__ = "0.2.0"
 
 __all__ = [
     "cost_matrix", "sinkhorn", "SinkhornResult", "ConvergenceWarning", "round_plan",
-    "sinkhorn_cost", "sinkhorn_divergence", "SinkhornLoss", "exact_ot", "exact_plan",
+    "sinkhorn_cost", "sinkhorn_divergence", "SinkhornDivergenceResult", "SinkhornLoss", "exact_ot", "exact_plan",
     "default_profile", "sizes", "repo_root", "__version__",
 ]

@@ -95,10 +95,10 @@ def test_unrolled_equals_envelope_at_convergence():
 def test_divergence_gradient_wrt_points_finite_differences():
     _, _, _, x, y = problem(3)
     xg = x.clone().requires_grad_()
-    sae.sinkhorn_divergence(xg, y, eps=0.5, max_iter=30).backward()
+    sae.sinkhorn_divergence(xg, y, eps=0.5, max_iter=30).value.backward()
     D = torch.randn_like(x)
     h = 1e-6
-    f = lambda z: sae.sinkhorn_divergence(z, y, eps=0.5, max_iter=30).item()
+    f = lambda z: sae.sinkhorn_divergence(z, y, eps=0.5, max_iter=30).value.item()
     fd = (f(x + h * D) - f(x - h * D)) / (2 * h)
     np.testing.assert_allclose((xg.grad * D).sum().item(), fd, rtol=1e-6, atol=1e-9)
 
@@ -113,12 +113,14 @@ def test_exact_ot_gradient_flows_through_matched_pairs():
 
 
 def _block_inputs(n=7, m=5, k=4, batch=(), seed=0):
-    """A positive kernel K (…, N, M) and positive rows u, a (…, 1, N) and b (…, 1, M)."""
+    """The scaling loop's inputs, A = diag(a) K (…, N, M), Bt = (K diag(b))ᵀ (…, M, N) and a
+    positive row u (…, 1, N), from a positive kernel K and positive weights (unbatched: 2-D, mm)."""
     g = torch.Generator().manual_seed(seed)
     K = torch.exp(-torch.rand(*batch, n, m, generator=g, dtype=torch.float64))
     u, a = (torch.rand(*batch, 1, n, generator=g, dtype=torch.float64) + 0.5 for _ in range(2))
     b = torch.rand(*batch, 1, m, generator=g, dtype=torch.float64) + 0.5
-    return [t.requires_grad_() for t in (K, u, a, b)], k
+    A, Bt = a.transpose(-1, -2) * K, (K * b).transpose(-1, -2).contiguous()
+    return [t.requires_grad_() for t in (A, Bt, u)], k
 
 
 @pytest.mark.parametrize("batch", [(), (3,)])
@@ -130,14 +132,15 @@ def test_scaling_adjoint_passes_gradcheck(batch):
     assert torch.autograd.gradcheck(lambda *t: _ScalingIterations.apply(*t, k), inputs, eps=1e-6, atol=1e-7)
 
 
-def test_scaling_adjoint_equals_autograd_through_the_plain_loop():
+@pytest.mark.parametrize("batch", [(), (2,)])
+def test_scaling_adjoint_equals_autograd_through_the_plain_loop(batch):
     """Same gradients, to rounding, as autograd differentiating the plain loop op by op."""
     from sae.ot.solver import _scale, _ScalingIterations
 
-    inputs, k = _block_inputs(n=9, m=6, k=10, batch=(2,), seed=1)
+    inputs, k = _block_inputs(n=9, m=6, k=10, batch=batch, seed=1)
     g = torch.Generator().manual_seed(2)
-    wu = torch.randn(2, 1, 9, generator=g, dtype=torch.float64)
-    wv = torch.randn(2, 1, 6, generator=g, dtype=torch.float64)
+    wu = torch.randn(*batch, 1, 9, generator=g, dtype=torch.float64)
+    wv = torch.randn(*batch, 1, 6, generator=g, dtype=torch.float64)
     grads = []
     for fn in (_ScalingIterations.apply, _scale):
         uu, vv = fn(*inputs, k)

@@ -192,5 +192,5 @@ def test_cuda_matches_cpu():
     assert r_gpu.plan.is_cuda
     torch.testing.assert_close(r_gpu.plan.cpu(), r_cpu.plan, rtol=1e-4, atol=1e-7)
     x = torch.randn(64, 10, device="cuda", requires_grad=True)
-    sae.sinkhorn_divergence(x, torch.randn(64, 10, device="cuda"), eps=0.1, max_iter=20).backward()
+    sae.sinkhorn_divergence(x, torch.randn(64, 10, device="cuda"), eps=0.1, max_iter=20).value.backward()
     assert torch.isfinite(x.grad).all()

@@ -62,7 +62,7 @@ def test_sharp_divergence_matches_pot():
     # compare a fixed number of iterations: the same computation in both libraries.
     eps, L = 0.5, 300
     ref = ot.bregman.empirical_sinkhorn_divergence(x, y, eps, numIterMax=L, stopThr=0.0)
-    ours = sae.sinkhorn_divergence(*t(x, y), eps=eps, max_iter=L).item()
+    ours = sae.sinkhorn_divergence(*t(x, y), eps=eps, max_iter=L).value.item()
     assert ref > 0 and ours > 0          # POT clamps at 0: compare where it does not bite
     np.testing.assert_allclose(ours, ref, rtol=1e-8)
 
@@ -74,7 +74,42 @@ def test_divergence_unequal_sizes_equals_three_solves():
     for kind, attr in (("sharp", "cost"), ("regularized", "value")):
         T = lambda u, v: getattr(sae.sinkhorn(sae.cost_matrix(u, v), **kw), attr)
         expected = T(x, y) - 0.5 * T(x, x) - 0.5 * T(y, y)
-        torch.testing.assert_close(sae.sinkhorn_divergence(x, y, kind=kind, **kw), expected)
+        torch.testing.assert_close(sae.sinkhorn_divergence(x, y, kind=kind, **kw).value, expected)
+
+
+@pytest.mark.parametrize("n, m, batch", [(12, 12, ()), (12, 17, ()), (12, 12, (3,))])
+def test_divergence_result_keeps_each_sub_problem(n, m, batch):
+    """The typed result: each of the three problems as sae.sinkhorn solves it alone (same plan,
+    potentials, errors, convergence), both combinations, and the worst marginal error."""
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(*batch, n, 2, generator=g, dtype=torch.float64)
+    y = torch.randn(*batch, m, 2, generator=g, dtype=torch.float64) + 0.3
+    kw = dict(eps=1.0, max_iter=5000, tol=1e-9, check_every=5)
+    r = sae.sinkhorn_divergence(x, y, **kw)
+    assert isinstance(r, sae.SinkhornDivergenceResult) and r.kind == "sharp" and r.value.shape == batch
+    for part, (u, v) in zip((r.xy, r.xx, r.yy), ((x, y), (x, x), (y, y))):
+        alone = sae.sinkhorn(sae.cost_matrix(u, v), **kw)
+        assert part.plan.shape == alone.plan.shape and part.converged is True
+        torch.testing.assert_close(part.plan, alone.plan, rtol=1e-7, atol=1e-12)
+        if n != m:               # then each problem is solved alone, as here: the same iterations
+            torch.testing.assert_close(part.errors, alone.errors)
+    T = lambda attr: getattr(r.xy, attr) - 0.5 * (getattr(r.xx, attr) + getattr(r.yy, attr))
+    torch.testing.assert_close(r.value, T("cost"))
+    torch.testing.assert_close(r.sharp, T("cost"))
+    torch.testing.assert_close(r.regularized, T("value"))
+    reg = sae.sinkhorn_divergence(x, y, kind="regularized", **kw)
+    torch.testing.assert_close(reg.value, r.regularized) and torch.testing.assert_close(reg.sharp, r.sharp)
+    assert r.converged is True and r.marginal_error.shape == batch and (r.marginal_error < 1e-9).all()
+    assert r.n_iter == max(p.n_iter for p in (r.xy, r.xx, r.yy)) < 5000
+
+
+def test_divergence_result_reports_a_sub_problem_that_did_not_converge():
+    g = torch.Generator().manual_seed(12)
+    x, y = torch.randn(20, 2, generator=g, dtype=torch.float64), torch.randn(20, 2, generator=g, dtype=torch.float64)
+    with pytest.warns(sae.ConvergenceWarning):
+        r = sae.sinkhorn_divergence(x, y, eps=0.01, max_iter=5, tol=1e-12)
+    assert r.converged is False and r.marginal_error > 1e-12 and r.n_iter == 5
+    assert sae.sinkhorn_divergence(x, y, eps=0.5, max_iter=5).converged is None      # no tol asked for
 
 
 def test_gradient_matches_pot_autodiff():

@@ -162,7 +162,7 @@ def samples_and_interpolations(model, x_test: torch.Tensor, n_samples: int = 10,
     return samples, model.decode(path)
 
 
-LATENT_LOSSES = {"sae": lambda z, zp: sinkhorn_divergence(z, zp, eps=0.1, max_iter=50),   # ε, L of ICLR §6
+LATENT_LOSSES = {"sae": lambda z, zp: sinkhorn_divergence(z, zp, eps=0.1, max_iter=50).value,   # ε, L of ICLR §6
                  "hae": exact_ot}
 
 
