@@ -18,6 +18,7 @@ from sae.engine import data as D
 from sae.engine import metrics as M
 from sae.engine.store import get_or_train, is_complete, run_dir
 from sae.engine.train import TrainingError, train
+from sae.engine.version import current_version
 from sae.models import autoencoders as models
 from sae.models import latent, priors, vmf
 
@@ -271,6 +272,7 @@ def test_fid_every_records_fid_in_the_curve_and_survives_a_resume(tmp_path):
     curve = json.loads((tmp_path / "run" / "curve.json").read_text())
     assert [c["epoch"] for c in curve if "fid" in c] == [2, 3] and curve[-1]["fid"] == m["fid"]
     assert math.isfinite(curve[1]["fid"]) and curve[1]["fid"] != m["fid"]
+    assert curve[1]["fid_se"] > 0 and curve[-1]["fid_se"] == m["fid_se"]      # each FID with its bootstrap s.e.
     enc = tiny("sae_encoder", train={"epochs": 2, "batch_size": 32, "fid_every": 1})
     train(enc, tmp_path / "enc", progress=False)                 # not generative: no FID anywhere
     assert "fid" not in (tmp_path / "enc" / "curve.json").read_text() + (tmp_path / "enc" / "metrics.json").read_text()
@@ -332,17 +334,21 @@ def test_profile_is_not_part_of_a_runs_identity():
 def test_code_version_follows_the_training_code(tmp_path):
     import shutil
 
-    import sae.engine.store as E
+    import sae.engine.version as V
 
     pkg = tmp_path / "sae"
-    shutil.copytree(E.PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    v0 = E.code_version(pkg)
-    assert v0 == E.code_version(E.PACKAGE)
-    for rel, changes in (("engine/store.py", False), ("engine/profiles.py", False), ("studies/comparison.py", False),
-                         ("engine/train.py", True), ("models/autoencoders.py", True), ("ot/solver.py", True)):
+    shutil.copytree(V.PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    v0 = V.code_version(pkg)
+    assert v0 == V.code_version(V.PACKAGE) == V.current_version()
+    for rel, changes in (("engine/store.py", False), ("engine/profiles.py", False), ("engine/version.py", False),
+                         ("studies/comparison.py", False), ("engine/train.py", True), ("models/autoencoders.py", True),
+                         ("ot/solver.py", True)):
         before = (pkg / rel).read_text()
-        (pkg / rel).write_text(before + "\n# an edit\n")
-        assert (E.code_version(pkg) != v0) == changes, rel
+        (pkg / rel).write_text(before + "\nAN_EDIT = 1\n")
+        assert (V.code_version(pkg) != v0) == changes, rel
+        # documentation, comments and layout are not code: no run goes stale for them
+        (pkg / rel).write_text(before.replace('"""', '"""Edited docs. ', 1) + "\n\n# a comment\n")
+        assert V.code_version(pkg) == v0, rel
         (pkg / rel).write_text(before)
 
 
@@ -358,6 +364,8 @@ def test_an_edit_to_the_training_code_trains_a_new_run(tmp_path, monkeypatch):
     monkeypatch.setattr(E, "_current_version", lambda: "bbbbbbbbbb")     # the code changed
     new = get_or_train(cfg, tmp_path)
     assert len(trained) == 2 and new.path != old.path and new.path.name.endswith("bbbbbbbbbb")
+    # provenance names the code that ran, whatever the folder is called
+    assert new.metrics["provenance"]["code_version"] == current_version() != "bbbbbbbbbb"
     cut = C.make_config("smoke", "ae", "sphere", seed=9, data={"n_train": 64, "n_test": 32},
                         train={"epochs": 3, "batch_size": 32}, hidden=(16,))
     train(cut, run_dir(cut, tmp_path), progress=False, stop_after_epoch=1, evaluate_fn=_no_fid)

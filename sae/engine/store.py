@@ -4,16 +4,15 @@
     results/runs/<model>-<prior>-<dataset>-<config hash>-<code version>/
         config.json   checkpoint.pt   curve.json   metrics.json (written last: marks completion)
 
-The *code version* hashes the source files that train and evaluate a run (:data:`CODE_PARTS`:
-the solver, the models, the engine but for this file and the profile table). After any edit to
+The *code version* (:mod:`sae.engine.version`) hashes the source files that train and evaluate a
+run: the solver, the models, the engine but for this file, the profile table and the version
+module itself. After any edit to
 them the same command finds no folder of its own and trains a new run; the old folder is then
 *stale*, listed by ``python -m sae runs`` and removed by ``python -m sae runs --remove-stale``.
 Results kept under ``results/stored/`` carry the commit that made them and keep loading as they are.
 """
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import shutil
 import sys
@@ -28,31 +27,14 @@ from . import data as data_mod
 from .config import ExperimentConfig, from_dict
 from .profiles import PROFILES
 from .train import train
+from .version import current_version
 
-PACKAGE = Path(__file__).resolve().parent.parent
-# What decides a run's numbers: the solver, the models, and the engine but for the store itself and
-# the profile table (a profile's sizes reach the run through its config, which is hashed anyway).
-CODE_PARTS = ("ot", "models", "engine")
-NOT_CODE = ("engine/store.py", "engine/profiles.py")
 RUNS = "runs"
 LEGACY = PROFILES      # the layout before code versions kept runs in one folder per profile
 
 
-def code_version(package: Path | None = None) -> str:
-    """10 hex digits of SHA-256 over the training and evaluation source files (path and bytes)."""
-    package = Path(package) if package is not None else PACKAGE
-    h = hashlib.sha256()
-    for part in CODE_PARTS:
-        for f in sorted((package / part).rglob("*.py")):
-            rel = f.relative_to(package).as_posix()
-            if rel not in NOT_CODE:
-                h.update(rel.encode() + b"\0" + f.read_bytes() + b"\0")
-    return h.hexdigest()[:10]
-
-
-@functools.lru_cache(maxsize=1)
 def _current_version() -> str:
-    return code_version()
+    return current_version()
 
 
 @dataclass

@@ -24,6 +24,7 @@ from . import data as data_mod
 from . import metrics as M
 from .config import ExperimentConfig, to_dict
 from .fid import mnist_feature_net
+from .version import current_version
 
 
 FID_BOOTSTRAP = 30          # resamplings behind each FID's standard error
@@ -141,9 +142,9 @@ def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
                       "seconds": round(time.time() - t0, 3)})
         every = cfg.train.fid_every
         if every and (epoch + 1) % every == 0 and epoch + 1 < cfg.train.epochs and model.generative:
-            f = model_fid(model, data, cfg)            # the last epoch's comes with the evaluation below
+            f = model_fid(model, data, cfg, n_boot=FID_BOOTSTRAP)   # the last epoch's comes with the evaluation
             if f is not None:
-                curve[-1]["fid"] = f["fid"]
+                curve[-1].update(fid=f["fid"], fid_se=f["se"])
         _save_checkpoint(run_dir / "checkpoint.pt", model, opt, epoch + 1, curve, cfg)
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < cfg.train.epochs:
             bar.close()
@@ -151,9 +152,9 @@ def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
     bar.close()
     metrics = (evaluate_fn or evaluate)(model, data, cfg)
     if cfg.train.fid_every and "fid" in metrics:
-        curve[-1]["fid"] = metrics["fid"]
+        curve[-1].update(fid=metrics["fid"], fid_se=metrics["fid_se"])
     write_json(run_dir / "curve.json", curve)
-    metrics["provenance"] = {"commit": git_sha(), "code_version": run_dir.name.rsplit("-", 1)[-1],
+    metrics["provenance"] = {"commit": git_sha(), "code_version": current_version(),
                              "machine": machine(), "device": str(device),
                              "train_seconds": round(sum(c["seconds"] for c in curve), 2),
                              "wall_seconds_this_process": round(time.time() - t_start, 2),
