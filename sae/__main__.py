@@ -9,7 +9,7 @@ import sys
 from .engine.config import DATASETS, MODELS, PRIORS, PROFILES, make_config, set_values
 from .engine.profiles import DEFAULT
 from .engine.store import get_or_train, list_runs, remove_stale, run_dir
-from .studies.comparison import run_sweep
+from .studies.launch import LAUNCHERS, LaunchError, SlurmOptions, status, sweep
 
 EPILOG = f"""models:   {', '.join(MODELS)}
 priors:   {', '.join(sorted(PRIORS))}
@@ -36,13 +36,28 @@ def main(argv=None) -> int:
                    help="override any setting, e.g. sinkhorn.eps=10, train.epochs=3, data.root=/data/mnist")
     t.add_argument("--out", default=None, help="results root (default: results/ in the repository)")
     t.add_argument("--no-progress", action="store_true")
-    w = sub.add_parser("sweep", help="train a whole table into a folder with a provenance manifest")
+    w = sub.add_parser("sweep", help="train a whole table into a folder with a provenance manifest, here or as "
+                       "SLURM jobs", description="Train every run of a table into --out. Started again with the "
+                       "same arguments it skips complete runs and resumes cut ones, with either launcher.")
     w.add_argument("name", choices=["table", "ablation"])
     w.add_argument("--profile", default=DEFAULT, choices=PROFILES)
     w.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     w.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     w.add_argument("--out", required=True)
     w.add_argument("--keep-checkpoints", action="store_true")
+    w.add_argument("--launcher", default="local", help=f"where runs execute: {' or '.join(LAUNCHERS)} "
+                   "(one SLURM job per run, through submitit)")
+    w.add_argument("--status", action="store_true", help="show each run of --out: complete, queued, running, "
+                   "failed (with its last lines), cut or not submitted; trains nothing")
+    s_ = w.add_argument_group("slurm", "what each job asks for (with --launcher slurm)")
+    s_.add_argument("--partition", default=None, help="default: the cluster's default partition")
+    s_.add_argument("--gpus", type=int, default=SlurmOptions.gpus, help="GPUs per job")
+    s_.add_argument("--cpus", type=int, default=SlurmOptions.cpus, help="CPU cores per job")
+    s_.add_argument("--time", dest="time_min", type=int, default=SlurmOptions.time_min,
+                    help="time limit per job in minutes; a job past it is requeued and resumes")
+    s_.add_argument("--concurrent", type=int, default=SlurmOptions.concurrent, help="jobs running at once")
+    s_.add_argument("--mem-gb", type=int, default=None, help="memory per job (default: the partition's)")
+    s_.add_argument("--no-wait", action="store_true", help="return once submitted; follow with --status")
     r = sub.add_parser("runs", help="list the runs of the store: complete, partial (resumable) or stale "
                        "(made by other code)")
     r.add_argument("--root", default=None, help="results root (default: results/ in the repository)")
@@ -60,10 +75,7 @@ def main(argv=None) -> int:
             print(f"removed {len(gone)} stale run folder(s)")
         return 0
     if args.command == "sweep":
-        command = "python -m sae " + " ".join(sys.argv[1:] if argv is None else argv)
-        m = run_sweep(args.name, args.profile, args.seeds, args.out, args.sets, command, args.keep_checkpoints)
-        print(f"{len(m['runs'])} runs in {m['duration_s']} s; manifest: {args.out}/manifest.json")
-        return 0
+        return _sweep(p, args, argv)
     try:
         cfg = set_values(make_config(args.profile, args.model, args.prior, args.dataset, seed=args.seed), args.sets)
     except ValueError as err:
@@ -74,6 +86,31 @@ def main(argv=None) -> int:
     print(summary, file=sys.stderr)
     print(run_dir(cfg, args.out))
     return 0
+
+
+def _sweep(p, args, argv) -> int:
+    if args.status:
+        try:
+            rows = status(args.out)
+        except (FileNotFoundError, LaunchError) as err:
+            p.exit(2, f"error: {err}\n")
+        for r in rows:
+            print(f"{r.state:13s} {r.job_id or '-':>10}  {r.run}")
+            if r.state in ("failed", "cut") and r.detail:
+                print("    " + r.detail.replace("\n", "\n    "))
+        counts = {k: sum(r.state == k for r in rows) for k in dict.fromkeys(r.state for r in rows)}
+        print(", ".join(f"{v} {k}" for k, v in counts.items()))
+        return 3 if counts.get("failed") or counts.get("cut") else 0
+    command = "python -m sae " + " ".join(sys.argv[1:] if argv is None else argv)
+    opt = SlurmOptions(args.partition, args.gpus, args.cpus, args.time_min, args.concurrent, args.mem_gb)
+    try:
+        m = sweep(args.name, args.profile, args.seeds, args.out, args.sets, command, args.launcher, opt,
+                  args.keep_checkpoints, wait=not args.no_wait)
+    except (LaunchError, ValueError) as err:
+        p.exit(2, f"error: {err}\n")
+    print(f"{len(m['complete'])} of {len(m['runs'])} runs complete ({m['status']}) in {m['duration_s']} s; "
+          f"manifest: {args.out}/manifest.json" + ("; follow with --status" if args.no_wait else ""))
+    return 0 if m["status"] == "complete" or args.no_wait else 3
 
 
 if __name__ == "__main__":

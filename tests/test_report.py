@@ -6,7 +6,7 @@ import pytest
 
 import sae
 from sae import report
-from sae.studies import comparison
+from sae.studies import comparison, launch
 
 
 def runs_table(fids, spread=1.0, se=0.5, seeds=3, mmd_ratio=1.2, keys=None):
@@ -148,7 +148,7 @@ def test_targets_training_reassigns_and_resumes(tmp_path):
 
 
 def test_sweep_writes_a_manifest_and_loads_back(tmp_path):
-    m = comparison.run_sweep("table", "smoke", [0], tmp_path, ["train.epochs=1", "hidden=16", "data.n_train=64",
+    m = launch.run_local("table", "smoke", [0], tmp_path, ["train.epochs=1", "hidden=16", "data.n_train=64",
                              "data.n_test=32", "train.batch_size=16"], "test", progress=False)
     assert m["command"] == "test" and len(m["runs"]) == len(comparison.TABLE_ROWS) and m["duration_s"] > 0
     manifest, runs = comparison.load_sweep(tmp_path)
@@ -158,11 +158,11 @@ def test_sweep_writes_a_manifest_and_loads_back(tmp_path):
     stamps = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("metrics.json")}
     cut = tmp_path / m["runs"][3]
     (cut / "metrics.json").unlink()
-    again = comparison.run_sweep("table", "smoke", [0], tmp_path, m["overrides"], "test", progress=False)
+    again = launch.run_local("table", "smoke", [0], tmp_path, m["overrides"], "test", progress=False)
     changed = {p for p in tmp_path.rglob("metrics.json") if stamps.get(p) != p.stat().st_mtime_ns}
     assert changed == {cut / "metrics.json"} and again["status"] == "complete"
     with pytest.raises(ValueError, match="another sweep"):
-        comparison.run_sweep("table", "smoke", [0, 1], tmp_path, m["overrides"], "test", progress=False)
+        launch.run_local("table", "smoke", [0, 1], tmp_path, m["overrides"], "test", progress=False)
 
 
 def test_probabilistic_programming_rule_against_its_baselines():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -89,8 +90,11 @@ def mnist_feature_net(data, cache_dir=None, log=print) -> tuple[nn.Module, dict]
         info = {"network": "DigitCNN (2 conv + 128-unit feature layer)", "test_accuracy": acc,
                 "n_train": len(data.x_train), "n_test": len(data.x_test), "data": data.source,
                 "commit": git_sha(), "machine": machine(), "seconds": round(time.time() - t0, 1)}
-        tmp = path.with_suffix(".tmp")
+        # jobs of a sweep may train it at once: each writes its own temporary files, then renames
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         torch.save(net.state_dict(), tmp)
         tmp.replace(path)
-        info_path.write_text(json.dumps(info, indent=1))
+        tmp_info = info_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp_info.write_text(json.dumps(info, indent=1))
+        tmp_info.replace(info_path)
     return _Features(net).eval(), info

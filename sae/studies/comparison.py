@@ -19,11 +19,10 @@ import torch
 from ..engine.config import make_config, set_values
 from ..engine.data import load
 from ..engine.profiles import sizes
-from ..engine.store import CHECKPOINT_REMOVED, get_or_train, is_complete, run_dir
+from ..engine.store import get_or_train
 from ..engine.train import TrainingError, write_json
 from ..models.priors import UniformSphere
 from ..ot import exact_ot, sinkhorn_divergence
-from ..utils import git_sha, machine, require_clean_for_stored
 
 # (method, prior, label): UAI Table 1 rows plus the ICLR Table 2 AE rows.
 TABLE_ROWS = [
@@ -185,46 +184,6 @@ def step_time(method: str, batch_sizes, latent_dim: int = 10, steps: int = 3, se
 
 
 # ------------------------------------------------------------------------------ stored sweeps
-
-def run_sweep(name: str, profile: str, seed_list, out, overrides: list[str], command: str,
-              keep_checkpoints: bool = False, progress: bool = True) -> dict:
-    """Train a whole table into ``out``, writing ``out/manifest.json`` (command, commit, machine,
-    duration, and which runs are complete) after every run.
-
-    Resumable: started again with the same arguments it skips the complete runs and continues the
-    cut one from its last epoch. The manifest says ``"status": "partial"`` until every run is done;
-    a sweep continued from another commit lists it under ``resumed``. Used for results larger than
-    CI can afford; such a folder is committed under results/stored/ without its checkpoints
-    (metrics, configs and curves only).
-    """
-    cfgs = [set_values(c, overrides) for _, c in configs(name, profile, seed_list)]
-    commit = git_sha()                    # the code that runs is the code at the start
-    require_clean_for_stored(out, commit)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    previous = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else None
-    same = ("sweep", "profile", "seeds", "overrides")
-    mine = {"sweep": name, "profile": profile, "seeds": list(seed_list), "overrides": list(overrides)}
-    if previous and any(previous[k] != mine[k] for k in same):
-        raise ValueError(f"{out} holds another sweep ({', '.join(f'{k}={previous[k]}' for k in same)}); "
-                         "give a new --out")
-    manifest = previous or {**mine, "command": command, "commit": commit, "machine": machine(), "duration_s": 0.0,
-                            "resumed": []}
-    if previous and commit != previous["commit"] and commit not in previous["resumed"]:
-        manifest["resumed"].append(commit)
-    manifest["runs"] = [str(run_dir(c, out).relative_to(out)) for c in cfgs]
-    for cfg in cfgs:
-        t0 = time.time()
-        run = get_or_train(cfg, out, progress=progress)
-        if not keep_checkpoints:
-            (run.path / CHECKPOINT_REMOVED).write_text("checkpoint removed to keep the stored result small\n")
-            (run.path / "checkpoint.pt").unlink(missing_ok=True)
-        manifest["duration_s"] = round(manifest["duration_s"] + time.time() - t0, 1)
-        manifest["complete"] = [r for r in manifest["runs"] if is_complete(out / r)]
-        manifest["status"] = "complete" if len(manifest["complete"]) == len(cfgs) else "partial"
-        write_json(out / "manifest.json", manifest)
-    return manifest
-
 
 def load_sweep(folder) -> tuple[dict, pd.DataFrame]:
     """A stored sweep: its manifest and one row per run (same columns as run_table)."""

@@ -1,0 +1,290 @@
+"""Where a sweep's runs execute: one process here (``local``), or one SLURM job per run (``slurm``).
+
+    python -m sae sweep table --profile paper --out results/stored/T                     # local
+    python -m sae sweep table --profile paper --out results/stored/T --launcher slurm \\
+        --partition gpu --gpus 1 --time 240 --concurrent 20                              # cluster
+    python -m sae sweep table --profile paper --out results/stored/T --status            # either
+
+Both launchers put each run in the folder its identity names (:func:`sae.engine.store.run_dir`:
+configuration hash and code version) under ``out``, so a sweep started again, with either
+launcher, skips the complete runs and resumes a cut one from its last epoch. On SLURM the runs of
+one submission are one job array (submitit), at most ``concurrent`` running at once; a job that is
+preempted or reaches its time limit is requeued and resumes from its checkpoint. ``jobs.json``
+remembers which job trains which run; ``--status`` reads it with ``squeue`` and the jobs' own
+output, so it needs no accounting database.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from ..engine.config import from_dict, set_values, to_dict
+from ..engine.store import CHECKPOINT_REMOVED, get_or_train, is_complete, run_dir
+from ..engine.train import write_json
+from ..utils import git_sha, machine, require_clean_for_stored
+from .comparison import configs
+
+LAUNCHERS = ("local", "slurm")
+JOBS = "jobs.json"
+QUEUED = ("PENDING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED")
+RUNNING = ("RUNNING", "COMPLETING", "STAGE_OUT")
+
+
+class LaunchError(RuntimeError):
+    """A sweep cannot be submitted as asked; the message names the setting to change."""
+
+
+@dataclass(frozen=True)
+class SlurmOptions:
+    """What each job asks SLURM for. ``partition`` None: the cluster's default partition."""
+    partition: str | None = None
+    gpus: int = 0                 # GPUs per job (one run per job)
+    cpus: int = 2                 # CPU cores per job (torch uses as many threads)
+    time_min: int = 240           # time limit per job, minutes (a job past it is requeued and resumes)
+    concurrent: int = 8           # jobs of the array running at once
+    mem_gb: int | None = None     # memory per job; None: the partition's default
+
+    def check(self) -> "SlurmOptions":
+        flags = {"gpus": ("--gpus", 0), "cpus": ("--cpus", 1), "time_min": ("--time", 1), "concurrent": ("--concurrent", 1)}
+        for name, (flag, low) in flags.items():
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < low:
+                raise LaunchError(f"{flag} must be an integer >= {low}, got {v!r}")
+        if self.mem_gb is not None and not (isinstance(self.mem_gb, int) and self.mem_gb >= 1):
+            raise LaunchError(f"--mem-gb must be an integer >= 1, got {self.mem_gb!r}")
+        return self
+
+
+def sweep(name: str, profile: str, seed_list, out, overrides: list[str], command: str, launcher: str = "local",
+          slurm: SlurmOptions | None = None, keep_checkpoints: bool = False, wait: bool = True,
+          progress: bool = True) -> dict:
+    """Run (``local``) or submit (``slurm``) every run of sweep ``name``; return the manifest.
+
+    With ``slurm`` and ``wait`` the call returns when no job of the sweep is queued or running;
+    without ``wait`` it returns after submitting (``--status`` follows the jobs, a later call with
+    the same arguments gathers them).
+    """
+    if launcher not in LAUNCHERS:
+        raise LaunchError(f"--launcher must be one of {LAUNCHERS}, got {launcher!r}")
+    if launcher == "local":
+        return run_local(name, profile, seed_list, out, overrides, command, keep_checkpoints, progress)
+    return submit_slurm(name, profile, seed_list, out, overrides, command, slurm or SlurmOptions(), keep_checkpoints,
+                        wait)
+
+
+# ----------------------------------------------------------------------------------- local side
+
+def run_local(name: str, profile: str, seed_list, out, overrides: list[str], command: str,
+              keep_checkpoints: bool = False, progress: bool = True) -> dict:
+    """Train every run of the sweep here, one after another, updating ``out/manifest.json`` after
+    each (``"status": "partial"`` until all are complete). Started again with the same arguments it
+    skips the complete runs and resumes the cut one; results for results/stored/ are committed
+    without their checkpoints (metrics, configs and curves only)."""
+    cfgs = [set_values(c, overrides) for _, c in configs(name, profile, seed_list)]
+    commit = git_sha()                    # the code that runs is the code at the start
+    require_clean_for_stored(out, commit)
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = _start_manifest(out, name, profile, seed_list, overrides, command, commit, cfgs, "local", None)
+    job = TrainJob()
+    for cfg in cfgs:
+        t0 = time.time()
+        job(to_dict(cfg), str(out), keep_checkpoints, progress=progress)
+        manifest["duration_s"] = round(manifest["duration_s"] + time.time() - t0, 1)
+        _finish_manifest(out, manifest)
+    return _finish_manifest(out, manifest)
+
+
+# ------------------------------------------------------------------------------------- the job
+
+class TrainJob:
+    """What one SLURM job runs: train (or resume) one run into ``out``; its relative folder back.
+
+    submitit calls :meth:`checkpoint` when the job is preempted or reaches its time limit; the
+    job is then requeued with the same arguments and resumes from the run's last epoch.
+    """
+
+    def __call__(self, cfg: dict, out: str, keep_checkpoints: bool = False, progress: bool = False) -> str:
+        if os.environ.get("SLURM_CPUS_PER_TASK"):
+            torch.set_num_threads(int(os.environ["SLURM_CPUS_PER_TASK"]))
+        run = get_or_train(from_dict(cfg), Path(out), progress=progress)
+        if not keep_checkpoints:
+            (run.path / CHECKPOINT_REMOVED).write_text("checkpoint removed to keep the stored result small\n")
+            (run.path / "checkpoint.pt").unlink(missing_ok=True)
+        return str(run.path.relative_to(out))
+
+    def checkpoint(self, *args, **kwargs):
+        import submitit
+        return submitit.helpers.DelayedSubmission(TrainJob(), *args, **kwargs)
+
+
+# ------------------------------------------------------------------------------------ SLURM side
+
+def _slurm_command(*args: str) -> str:
+    try:
+        res = subprocess.run(list(args), capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        raise LaunchError(f"--launcher slurm needs SLURM's `{args[0]}` on PATH and none was found; install the "
+                          "SLURM client tools, or use --launcher local") from None
+    if res.returncode != 0:
+        raise LaunchError(f"`{' '.join(args)}` failed: {(res.stderr or res.stdout).strip()[:500]}")
+    return res.stdout
+
+
+def partitions() -> list[str]:
+    """The partitions this cluster's controller knows (``sinfo``)."""
+    return sorted({p.strip().rstrip("*") for p in _slurm_command("sinfo", "-h", "-o", "%P").split()})
+
+
+def _queue(job_ids: list[str]) -> dict[str, str]:
+    """{job id: state} of the given jobs still known to ``squeue`` (queued, running, completing)."""
+    if not job_ids:
+        return {}
+    text = _slurm_command("squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(sorted({j.split("_")[0]
+                                                                                      for j in job_ids})))
+    states = dict(line.split() for line in text.splitlines() if line.strip())
+    return {j: states[j] for j in job_ids if j in states}
+
+
+def _job_folder(out: Path) -> Path:
+    return out / "slurm"
+
+
+def _executor(out: Path, name: str, opt: SlurmOptions):
+    import submitit          # needed for --launcher slurm only (pip install submitit)
+
+    ex = submitit.SlurmExecutor(folder=_job_folder(out) / "%j", max_num_timeout=20)
+    params = {"job_name": f"sae-{name}", "time": opt.time_min, "cpus_per_task": opt.cpus, "ntasks_per_node": 1,
+              "array_parallelism": opt.concurrent,
+              "setup": [f"export OMP_NUM_THREADS={opt.cpus}"]}
+    if opt.partition:
+        params["partition"] = opt.partition
+    if opt.gpus:
+        params["gpus_per_node"] = opt.gpus
+    if opt.mem_gb:
+        params["mem"] = f"{opt.mem_gb}GB"
+    ex.update_parameters(**params)
+    return ex
+
+
+def submit_slurm(name: str, profile: str, seed_list, out, overrides: list[str], command: str, opt: SlurmOptions,
+                 keep_checkpoints: bool = False, wait: bool = True, poll_s: float = 5.0) -> dict:
+    """Submit every run of the sweep that is neither complete nor already queued/running, as one
+    job array; record the jobs in ``out/jobs.json``; with ``wait``, follow them to the end and write
+    the manifest (status partial while any run is incomplete)."""
+    opt.check()
+    cfgs = [set_values(c, overrides) for _, c in configs(name, profile, seed_list)]
+    commit = git_sha()
+    require_clean_for_stored(out, commit)
+    if shutil.which("sbatch") is None:
+        raise LaunchError("--launcher slurm needs SLURM's `sbatch` on PATH and none was found; install the SLURM "
+                          "client tools, or use --launcher local")
+    if opt.partition is not None and opt.partition not in (known := partitions()):
+        raise LaunchError(f"--partition {opt.partition!r} does not exist on this cluster; its partitions are "
+                          f"{', '.join(known) or 'none'}")
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = _start_manifest(out, name, profile, seed_list, overrides, command, commit, cfgs, "slurm", opt)
+    jobs = _read_jobs(out)
+    live = _queue([j["job_id"] for j in jobs.values()])
+    todo = [c for c in cfgs if not is_complete(run_dir(c, out))
+            and jobs.get(_rel(c, out), {}).get("job_id") not in live]
+    t0 = time.time()
+    if todo:
+        ex = _executor(out, name, opt)
+        submitted = ex.map_array(TrainJob(), [to_dict(c) for c in todo], [str(out)] * len(todo),
+                                 [keep_checkpoints] * len(todo))
+        for c, job in zip(todo, submitted):
+            jobs[_rel(c, out)] = {"job_id": str(job.job_id), "submitted": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                  "commit": commit}
+        write_json(out / JOBS, jobs)
+    if wait:
+        while _queue([j["job_id"] for j in jobs.values()]):
+            time.sleep(poll_s)
+        manifest["duration_s"] = round(manifest["duration_s"] + time.time() - t0, 1)
+    return _finish_manifest(out, manifest)
+
+
+def _rel(cfg, out: Path) -> str:
+    return str(run_dir(cfg, out).relative_to(out))
+
+
+def _read_jobs(out: Path) -> dict:
+    return json.loads((out / JOBS).read_text()) if (out / JOBS).exists() else {}
+
+
+def _start_manifest(out, name, profile, seed_list, overrides, command, commit, cfgs, launcher, opt) -> dict:
+    previous = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else None
+    mine = {"sweep": name, "profile": profile, "seeds": list(seed_list), "overrides": list(overrides)}
+    if previous and any(previous[k] != v for k, v in mine.items()):
+        raise ValueError(f"{out} holds another sweep ({', '.join(f'{k}={previous[k]}' for k in mine)}); "
+                         "give a new --out")
+    manifest = previous or {**mine, "command": command, "commit": commit, "machine": machine(), "duration_s": 0.0,
+                            "resumed": []}
+    if previous and commit != previous["commit"] and commit not in previous["resumed"]:
+        manifest["resumed"].append(commit)
+    manifest["launcher"] = launcher
+    if opt is not None:
+        manifest["slurm"] = asdict(opt)
+    manifest["runs"] = [_rel(c, out) for c in cfgs]
+    return manifest
+
+
+def _finish_manifest(out: Path, manifest: dict) -> dict:
+    manifest["complete"] = [r for r in manifest["runs"] if is_complete(out / r)]
+    manifest["status"] = "complete" if len(manifest["complete"]) == len(manifest["runs"]) else "partial"
+    write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+# ----------------------------------------------------------------------------------- --status
+
+@dataclass
+class RunStatus:
+    run: str
+    state: str                 # complete | queued | running | failed | not submitted | cut
+    job_id: str | None = None
+    detail: str = ""           # a failure's last lines, or SLURM's state word
+
+
+def status(out, tail_lines: int = 8) -> list[RunStatus]:
+    """Every run of the sweep in ``out``: complete, queued, running, failed (with the last lines
+    of the job's error output), cut (ended without a result: killed, or out of time and not
+    requeued) or not submitted."""
+    out = Path(out).resolve()
+    if not (out / "manifest.json").exists():
+        raise FileNotFoundError(f"{out} holds no sweep (no manifest.json); start one with `python -m sae sweep`")
+    manifest = json.loads((out / "manifest.json").read_text())
+    jobs = _read_jobs(out)
+    live = _queue([j["job_id"] for j in jobs.values()]) if jobs and shutil.which("squeue") else {}
+    rows = []
+    for rel in manifest["runs"]:
+        job = jobs.get(rel, {}).get("job_id")
+        if is_complete(out / rel):
+            rows.append(RunStatus(rel, "complete", job))
+        elif job in live:
+            rows.append(RunStatus(rel, "queued" if live[job] in QUEUED else "running", job, live[job]))
+        elif job is None:
+            rows.append(RunStatus(rel, "not submitted"))
+        else:
+            rows.append(_ended(out, rel, job, tail_lines))
+    return rows
+
+
+def _ended(out: Path, rel: str, job_id: str, tail_lines: int) -> RunStatus:
+    """A job that left the queue without completing its run: failed (its error output holds a
+    Python traceback, which submitit writes there) or cut (killed, out of memory, out of time)."""
+    folder = _job_folder(out) / job_id
+    err = sorted(folder.glob("*.err")) if folder.is_dir() else []
+    lines = err[0].read_text(errors="replace").strip().splitlines() if err else []
+    tail = "\n".join(lines[-tail_lines:])
+    if any("Traceback" in line for line in lines):
+        return RunStatus(rel, "failed", job_id, tail)
+    return RunStatus(rel, "cut", job_id, tail or "no output: the job was killed or never started")
