@@ -2,13 +2,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import os
 import random
 
 import numpy as np
 import pytest
 import torch
 
-torch.set_num_threads(2)
+# Two threads (these machines have two cores), or fewer when OMP_NUM_THREADS says so: with a
+# one-thread sweep running in the background, a one-thread test run shares the cores without the
+# OpenMP spin-waiting that two-thread processes inflict on each other.
+torch.set_num_threads(min(2, int(os.environ.get("OMP_NUM_THREADS", "2"))))
 
 
 @pytest.fixture(autouse=True)
