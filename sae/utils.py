@@ -1,6 +1,7 @@
 """Small shared helpers at the bottom of the package: repository paths and provenance."""
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -15,8 +16,13 @@ def repo_root() -> Path:
     return Path(os.environ.get("SAE_ROOT", Path.cwd())).resolve()
 
 
+@functools.lru_cache(maxsize=1)
 def git_sha() -> str:
-    """The commit the code runs at, with ``-dirty`` when the tree has changes; ``unknown`` outside git."""
+    """The commit the code runs at, with ``-dirty`` when the tree has changes; ``unknown`` outside git.
+
+    Asked once per process: a process runs the code it imported, so a commit made while a long
+    sweep runs must not be credited with that sweep's later runs. Long-running entry points (the
+    sweeps, training, the benchmark) ask at their start."""
     try:
         root = repo_root()
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,

@@ -84,7 +84,7 @@ def train(cfg: ExperimentConfig, run_dir: Path, progress: bool = True, stop_afte
 
 
 def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
-    t_start = time.time()
+    t_start, commit = time.time(), git_sha()          # the commit of the code that runs: taken at the start
     device = pick_device(cfg.train.device)
     data = data_mod.load(cfg.data)
     if len(data.x_train) < cfg.train.batch_size:
@@ -155,7 +155,7 @@ def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
     if cfg.train.fid_every and "fid" in metrics:
         curve[-1].update(fid=metrics["fid"], fid_se=metrics["fid_se"])
     write_json(run_dir / "curve.json", curve)
-    metrics["provenance"] = {"commit": git_sha(), "code_version": current_version(),
+    metrics["provenance"] = {"commit": commit, "code_version": current_version(),
                              "machine": machine(), "device": str(device),
                              "train_seconds": round(sum(c["seconds"] for c in curve), 2),
                              "wall_seconds_this_process": round(time.time() - t_start, 2),
