@@ -9,7 +9,14 @@ from pathlib import Path
 
 
 def repo_root() -> Path:
-    """The repository root (where ``_config.yml`` lives), whatever the working directory."""
+    """The repository root (where ``_config.yml`` lives), whatever the working directory.
+
+    Outside a checkout (the package installed from a wheel) it is ``$SAE_ROOT`` or the working
+    directory: where ``results/`` and ``figures/`` are written.
+
+    Returns:
+        pathlib.Path: an absolute path.
+    """
     here = Path(__file__).resolve().parent.parent
     if (here / "_config.yml").exists():
         return here

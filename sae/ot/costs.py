@@ -45,7 +45,15 @@ def cost_matrix(x: Tensor, y: Tensor, cost: str = "sqeuclidean", p: float = 1.0)
         p (float): power of the Euclidean distance, used by ``"euclidean"`` only.
 
     Returns:
-        (N, M) or (B, N, M) Tensor.
+        (N, M) or (B, N, M) Tensor, differentiable in both clouds.
+
+    Raises:
+        ValueError: clouds that are not finite (N, D) / (B, N, D) tensors of one dimension D and one
+            batch size, an empty cloud, an unknown ``cost``, or ``p`` ≤ 0.
+
+    References:
+        ``ot.dist`` in POT (Flamary et al., 2021, *POT: Python Optimal Transport*), whose
+        ``"sqeuclidean"`` convention this follows.
 
     Example:
         >>> cost_matrix(torch.zeros(2, 3), torch.ones(1, 3))

@@ -17,7 +17,31 @@ __all__ = ["sinkhorn_cost", "sinkhorn_divergence", "SinkhornDivergenceResult", "
 
 def sinkhorn_cost(x: Tensor, y: Tensor, a: Tensor | None = None, b: Tensor | None = None, *,
                   eps: float, cost: str = "sqeuclidean", **kw) -> Tensor:
-    """Sharp Sinkhorn cost ⟨P*, C⟩ between point clouds x (N, D) and y (M, D) (ICLR Eq. 10)."""
+    r"""Sharp Sinkhorn cost ⟨P*, C⟩ between two point clouds (ICLR Eq. 10): the entropic plan's
+    transport cost, without the entropy term and without debiasing.
+
+    Args:
+        x ((N, D) or (B, N, D) Tensor), y ((M, D) or (B, M, D) Tensor): point clouds.
+        a ((N,) or (B, N) Tensor, optional), b ((M,) or (B, M) Tensor, optional): weights; uniform if None.
+        eps (float): ε, in cost units.
+        cost (str): see :func:`sae.cost_matrix`.
+        **kw: the other settings of :func:`sae.sinkhorn` (``max_iter``, ``tol``, ``grad``, …).
+
+    Returns:
+        () or (B,) Tensor.
+
+    Raises:
+        ValueError: as :func:`sae.cost_matrix` and :func:`sae.sinkhorn`.
+
+    References:
+        Luise, Rudi, Pontil & Ciliberto (2018), *Differential properties of Sinkhorn approximation
+        for learning with Wasserstein distance* (the sharp cost).
+
+    Example:
+        >>> x = torch.tensor([[0.0], [1.0]])
+        >>> round(sinkhorn_cost(x, x, eps=0.01).item(), 4)
+        0.0
+    """
     return sinkhorn(cost_matrix(x, y, cost), a, b, eps=eps, **kw).cost
 
 
@@ -30,10 +54,10 @@ class SinkhornDivergenceResult:
     was asked for; ``value`` is the one of ``kind``, the loss :class:`SinkhornLoss` returns.
 
     Attributes:
-        value (() or (B,) Tensor): S for ``kind``; differentiable as the solves were asked.
-        kind (str): ``"sharp"`` or ``"regularized"``.
-        xy, xx, yy (SinkhornResult): each sub-problem's solution (plan, potentials, marginal errors
-            per check, ``converged``), batched as the input was.
+        value: () or (B,) tensor, S for ``kind``; differentiable as the solves were asked.
+        kind: ``"sharp"`` or ``"regularized"``.
+        xy: the :class:`SinkhornResult` of T(x, y) (plan, potentials, marginal errors per check,
+            ``converged``), batched as the input was; ``xx`` and ``yy`` likewise for T(x, x), T(y, y).
     """
 
     value: Tensor
@@ -59,7 +83,7 @@ class SinkhornDivergenceResult:
 
     @property
     def sharp(self) -> Tensor:
-        """S with T = ⟨P*, C⟩ (UAI Eq. 12): the loss the paper trains on."""
+        """S with T = ⟨P*, C⟩ (UAI Eq. 12), the loss the paper trains on."""
         return self.value if self.kind == "sharp" else self._combine("cost")
 
     @property
@@ -185,6 +209,18 @@ class SinkhornLoss(torch.nn.Module):
         x (N, D) and y (M, D) give a scalar; x (B, N, D) and y (B, M, D) give (B,). Optional weights
         a (N,) / (B, N) and b (M,) / (B, M) of equal total mass.
 
+    Returns:
+        Called on (x, y) or (x, y, a, b), the divergence's ``value``, a () or (B,) tensor
+        (:func:`sinkhorn_divergence` gives the whole :class:`SinkhornDivergenceResult`).
+
+    Raises:
+        ValueError: at construction, a setting out of range or unknown (named in the message); at
+            call, clouds or weights that :func:`sinkhorn_divergence` refuses.
+
+    References:
+        Patrini et al. (2019), *Sinkhorn AutoEncoders*, UAI, Eq. 12 and Algorithm 2; Feydy et al.
+        (2019), *Interpolating between optimal transport and MMD using Sinkhorn divergences*.
+
     Example:
         >>> loss = SinkhornLoss(eps=0.1, max_iter=50)
         >>> x = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
@@ -212,6 +248,7 @@ class SinkhornLoss(torch.nn.Module):
         self.cost, self.kind, self.grad = cost, kind, grad
 
     def forward(self, x: Tensor, y: Tensor, a: Tensor | None = None, b: Tensor | None = None) -> Tensor:
+        """The divergence between clouds x and y (weights a, b; uniform if None): () or (B,) tensor."""
         return sinkhorn_divergence(x, y, a, b, eps=self.eps, max_iter=self.max_iter, tol=self.tol,
                                    check_every=self.check_every, grad=self.grad, cost=self.cost, kind=self.kind).value
 
@@ -221,7 +258,27 @@ class SinkhornLoss(torch.nn.Module):
 
 
 def exact_plan(C: Tensor, a: Tensor | None = None, b: Tensor | None = None) -> Tensor:
-    """Exact optimal plan of the linear program min ⟨P, C⟩ over U(a, b), by POT's network simplex."""
+    """Exact optimal plan of the linear program min ⟨P, C⟩ over U(a, b), by POT's network simplex.
+
+    Args:
+        C ((N, M) Tensor): cost matrix (any device; solved on the CPU in float64).
+        a ((N,) Tensor, optional), b ((M,) Tensor, optional): weights of equal mass; uniform if None.
+
+    Returns:
+        (N, M) Tensor: the plan, detached, in C's dtype and on C's device.
+
+    Raises:
+        ValueError: from POT, on weights that do not match C or differ in mass.
+
+    References:
+        Bonneel, van de Panne, Paris & Heidrich (2011), *Displacement interpolation using
+        Lagrangian mass transport* (the network simplex of ``ot.emd``).
+
+    Example:
+        >>> exact_plan(torch.tensor([[0.0, 1.0], [1.0, 0.0]]))
+        tensor([[0.5000, 0.0000],
+                [0.0000, 0.5000]])
+    """
     import ot  # POT is imported lazily: the solver above does not need it
 
     n, m = C.shape[-2:]
@@ -239,6 +296,26 @@ def exact_ot(x: Tensor, y: Tensor, a: Tensor | None = None, b: Tensor | None = N
     With uniform weights and N = M this is an assignment problem. The plan is found by POT
     (``ot.emd``) and held fixed, so the gradient flows through the matched pairs' costs, as in
     the paper's HAE. Works on any device (the LP itself runs on the CPU in float64).
+
+    Args:
+        x ((N, D) Tensor), y ((M, D) Tensor): point clouds.
+        a ((N,) Tensor, optional), b ((M,) Tensor, optional): weights; uniform if None.
+        cost (str): see :func:`sae.cost_matrix`. p (float): power for ``"euclidean"``.
+
+    Returns:
+        () Tensor, differentiable in x and y with the plan held fixed.
+
+    Raises:
+        ValueError: as :func:`sae.cost_matrix` and :func:`exact_plan`.
+
+    References:
+        Kuhn (1955), *The Hungarian method for the assignment problem*; Patrini et al. (2019),
+        *Sinkhorn AutoEncoders* (HAE).
+
+    Example:
+        >>> x = torch.tensor([[0.0], [2.0]])
+        >>> exact_ot(x, x + 1.0).item()
+        1.0
     """
     C = cost_matrix(x, y, cost, p=p)
     return (exact_plan(C, a, b) * C).sum((-2, -1))

@@ -45,24 +45,30 @@ __all__ = ["sinkhorn", "SinkhornResult", "ConvergenceWarning", "round_plan"]
 
 
 class ConvergenceWarning(UserWarning):
-    """Sinkhorn stopped at ``max_iter`` before its marginal error fell below ``tol``."""
+    """Sinkhorn stopped at ``max_iter`` before its marginal error fell below ``tol``.
+
+    Raised as a warning by :func:`sinkhorn` (and so by the divergences built on it) only when a
+    ``tol`` was asked for; the result is returned all the same, with ``converged = False``. Turn
+    it into an error with ``warnings.simplefilter("error", sae.ConvergenceWarning)``.
+    """
 
 
 @dataclass(frozen=True, eq=False)
 class SinkhornResult:
-    r"""Solution of entropic OT (E). ``P = a bᵀ ∘ exp((f ⊕ g − C)/eps)``.
+    r"""Solution of entropic OT (E), as :func:`sinkhorn` returns it: ``P = a bᵀ ∘ exp((f ⊕ g − C)/eps)``.
 
-    Shapes: N source points, M target points, optional leading batch B.
+    Shapes:
+        N source points, M target points, optional leading batch B.
 
     Attributes:
-        f ((…, N) Tensor): row potential, in cost units.
-        g ((…, M) Tensor): column potential, in cost units.
-        C ((…, N, M) Tensor), a ((…, N) Tensor), b ((…, M) Tensor), eps (float): the problem.
-        n_iter (int): iterations run.
-        errors ((n_checks, …) Tensor): marginal error ‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁ after each block.
-        converged (bool | None): error below ``tol``; ``None`` when no ``tol`` was asked for.
-        grad (str): ``"unrolled"`` or ``"envelope"``, how gradients reach C, a, b.
-        tol (float | None): the tolerance asked for.
+        f: (…, N) tensor, the row potential, in cost units.
+        g: (…, M) tensor, the column potential, in cost units.
+        C: (…, N, M) tensor, the cost matrix solved (``a`` (…, N), ``b`` (…, M) and ``eps`` complete the problem).
+        n_iter: iterations run (an int).
+        errors: (n_checks, …) tensor, the marginal error ‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁ after each block.
+        converged: True or False, the error fell below ``tol``; None when no ``tol`` was asked for.
+        grad: ``"unrolled"`` or ``"envelope"``, how gradients reach C, a, b.
+        tol: the tolerance asked for, or None.
     """
 
     f: Tensor
@@ -106,7 +112,7 @@ class SinkhornResult:
 
     @cached_property
     def cost(self) -> Tensor:
-        """⟨P, C⟩: the paper's "sharp" Sinkhorn cost; POT's ``sinkhorn2`` / ``value_linear``.
+        """The paper's "sharp" Sinkhorn cost ⟨P, C⟩ (…,); POT's ``sinkhorn2`` and ``value_linear``.
 
         Under ``grad="envelope"`` the plan is held fixed, so ∂cost/∂C = P.
         """
@@ -114,7 +120,7 @@ class SinkhornResult:
 
     @cached_property
     def value(self) -> Tensor:
-        """⟨P, C⟩ + eps·KL(P ‖ a⊗b): the regularised value; POT's ``ot.solve(...).value``.
+        """The regularised value ⟨P, C⟩ + eps·KL(P ‖ a⊗b) (…,); POT's ``ot.solve(...).value``.
 
         Uses KL = ⟨P, (f ⊕ g − C)/eps⟩, exact because log(P/ab) = (f ⊕ g − C)/eps and the
         plan's total mass equals that of a⊗b after a row update.
@@ -209,6 +215,10 @@ def sinkhorn(
 ) -> SinkhornResult:
     r"""Entropic optimal transport (E) by log-stabilised Sinkhorn iterations.
 
+    Solves ``min_P ⟨P, C⟩ + ε KL(P ‖ a⊗b)`` over plans with marginals a and b, one problem or a
+    batch of B independent ones, on whatever device ``C`` lives. L iterations here are the L
+    column-then-row updates of POT's ``sinkhorn_log`` and of the paper's Algorithm 1.
+
     Args:
         C ((N, M) or (B, N, M) Tensor): cost matrix, finite.
         a ((N,) or (B, N) Tensor, optional): source weights, nonnegative (zeros allowed); uniform if None.
@@ -226,7 +236,22 @@ def sinkhorn(
         init ((f, g), optional): warm-start potentials in cost units.
 
     Returns:
-        SinkhornResult with ``plan``, ``cost`` (sharp, ⟨P, C⟩), ``value``, ``f``, ``g``, ``errors``…
+        SinkhornResult: ``plan`` (…, N, M), ``cost`` (the sharp ⟨P, C⟩), ``value`` (with ε KL),
+        potentials ``f``, ``g``, marginal ``errors`` per check and ``converged``.
+
+    Raises:
+        ValueError: a cost matrix that is not a finite floating-point (N, M) or (B, N, M) tensor;
+            weights of the wrong shape, negative, or of unequal mass; a non-positive ``eps``,
+            ``max_iter``, ``check_every`` or ``tol``; an unknown ``grad``. The message names it.
+
+    Warns:
+        ConvergenceWarning: ``tol`` was given and not reached within ``max_iter``.
+
+    References:
+        Cuturi (2013), *Sinkhorn distances: lightspeed computation of optimal transport*;
+        Peyré & Cuturi (2019), *Computational Optimal Transport*, §4.2 and Remark 4.22;
+        Schmitzer (2019), *Stabilized sparse scaling algorithms for entropy regularized transport
+        problems* (absorption).
 
     Example:
         >>> C = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
@@ -427,7 +452,24 @@ def round_plan(P: Tensor, a: Tensor, b: Tensor) -> Tensor:
     marginals exactly ``a`` and ``b`` (up to rounding) and ‖out − P‖₁ ≤ 2(‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁).
 
     Args:
-        P ((…, N, M) Tensor): nonnegative plan. a ((…, N) Tensor), b ((…, M) Tensor): target marginals.
+        P ((…, N, M) Tensor): nonnegative plan, e.g. :attr:`SinkhornResult.plan`.
+        a ((…, N) Tensor): target row marginal.
+        b ((…, M) Tensor): target column marginal, of the same mass as ``a``.
+
+    Returns:
+        (…, N, M) Tensor: a plan with row sums ``a`` and column sums ``b``.
+
+    Raises:
+        ValueError: shapes that do not match, or a plan with negative or non-finite entries.
+
+    References:
+        Altschuler, Weed & Rigollet (2017), *Near-linear time approximation algorithms for optimal
+        transport via Sinkhorn iteration*, Algorithm 2.
+
+    Example:
+        >>> P = torch.tensor([[0.3, 0.1], [0.1, 0.3]])
+        >>> round_plan(P, torch.tensor([0.5, 0.5]), torch.tensor([0.5, 0.5])).sum(0)
+        tensor([0.5000, 0.5000])
     """
     if P.dim() < 2 or P.shape[-2:] != (a.shape[-1], b.shape[-1]):
         raise ValueError(f"P has shape {tuple(P.shape)} but a and b need (…, {a.shape[-1]}, {b.shape[-1]})")
