@@ -9,6 +9,7 @@ import sys
 from .engine.config import DATASETS, MODELS, PRIORS, PROFILES, make_config, set_values
 from .engine.profiles import DEFAULT
 from .engine.store import get_or_train, list_runs, remove_stale, run_dir
+from .engine.train import TrainingError
 from .studies.launch import LAUNCHERS, LaunchError, SlurmOptions, status, sweep
 
 EPILOG = f"""models:   {', '.join(MODELS)}
@@ -80,7 +81,10 @@ def main(argv=None) -> int:
         cfg = set_values(make_config(args.profile, args.model, args.prior, args.dataset, seed=args.seed), args.sets)
     except ValueError as err:
         p.exit(2, f"error: {err}\n")
-    run = get_or_train(cfg, args.out, progress=not args.no_progress)
+    try:
+        run = get_or_train(cfg, args.out, progress=not args.no_progress)
+    except (TrainingError, FileNotFoundError) as err:      # a diverging run, or a data folder that is missing
+        p.exit(3, f"error: {err}\n")
     m = run.metrics
     summary = ", ".join(f"{k}={v:.4g}" for k, v in m.items() if isinstance(v, float))
     print(summary, file=sys.stderr)

@@ -5,14 +5,18 @@ scripts/slurm-one-node.sh started, checked against SLURM's own record and a loca
    job-completion log, every run complete, and `--status` must say so.
 2. The same sweep run locally: every metric must agree with the cluster's.
 3. Submitted again, nothing is resubmitted (the runs are complete).
-4. Bad input: a partition that does not exist, and a sweep whose penalised models fail
-   (β = 1e30 makes their loss infinite) while the plain autoencoders complete: `--status` names
-   the failures with their last lines and the failed runs leave no folder behind.
+4. Bad input: a partition that does not exist, and a sweep whose SAE runs fail
+   (sinkhorn.eps = 1e-300 makes their loss NaN) while the other models complete: `--status` names
+   the failures with their last lines (the message names the setting) and the failed runs leave
+   no folder behind.
 
-Exit status 0 when all hold; every step prints what it checked.
+Exit status 0 when all hold; every step prints what it checked. With ``--record FILE`` the
+timings are written there as JSON with their provenance (command, commit, machine, SLURM
+version): the book's cluster chapter reads results/stored/cluster-test-one-node.json.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -24,10 +28,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from sae.utils import git_sha, machine, require_clean_for_stored
+
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--set", "train.epochs=1", "--set", "hidden=16", "--set", "data.n_train=128", "--set", "data.n_test=64",
          "--set", "train.batch_size=32"]
 SKIP = {"provenance", "fid_network", "reconstruction_kind"}
+# jobs at once (each one thread); 1 leaves a core to a sweep running beside the test
+CONCURRENT = os.environ.get("SAE_CLUSTER_CONCURRENT", "2")
 
 
 def sae(*args: str, env=None, check: bool = True) -> subprocess.CompletedProcess:
@@ -66,18 +74,25 @@ def numbers(metrics: dict, prefix: str = "") -> dict[str, float]:
     return out
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--record", default=None, help="write the timings and provenance to this JSON file")
+    args = p.parse_args(argv)
+    if args.record:
+        require_clean_for_stored(args.record, git_sha())
     if not os.environ.get("SLURM_CONF") and not Path("/etc/slurm/slurm.conf").exists():
         raise SystemExit("cluster-test: no SLURM configured; run `scripts/slurm-one-node.sh start` first "
                          "(make cluster-test does)")
     work = Path(tempfile.mkdtemp(prefix="sae-cluster-"))
     one_thread = {**os.environ, "OMP_NUM_THREADS": "1"}
     t0 = time.time()
+    steps = {}
     try:
         # 1. the smoke table as a job array
         slurm_out, local_out = work / "slurm", work / "local"
+        t = time.time()
         sae("sweep", "table", "--profile", "smoke", "--seeds", "0", *SMALL, "--out", str(slurm_out),
-            "--launcher", "slurm", "--cpus", "1", "--concurrent", "2", "--time", "10")
+            "--launcher", "slurm", "--cpus", "1", "--concurrent", CONCURRENT, "--time", "10")
         jobs = json.loads((slurm_out / "jobs.json").read_text())
         manifest = json.loads((slurm_out / "manifest.json").read_text())
         states = jobcomp_states()
@@ -87,6 +102,8 @@ def main() -> int:
         print(f"ok: {len(jobs)} jobs COMPLETED according to SLURM's job-completion log", flush=True)
         st = sae("sweep", "table", "--out", str(slurm_out), "--status")
         assert f"{len(jobs)} complete" in st.stdout, st.stdout
+        steps["smoke table as a SLURM job array"] = round(time.time() - t, 1)
+        t = time.time()
 
         # 2. the same sweep, locally: the same numbers
         sae("sweep", "table", "--profile", "smoke", "--seeds", "0", *SMALL, "--out", str(local_out), env=one_thread)
@@ -102,6 +119,7 @@ def main() -> int:
                 assert math.isclose(a[k], b[k], rel_tol=1e-5, abs_tol=1e-9), f"{rel} {k}: slurm {a[k]} local {b[k]}"
                 worst = max(worst, rel_err)
         print(f"ok: {len(manifest['runs'])} runs agree with the local run (largest relative difference {worst:.1e})")
+        steps["the same sweep in one local process"] = round(time.time() - t, 1)
 
         # 3. resubmitted: nothing to do
         sae("sweep", "table", "--profile", "smoke", "--seeds", "0", *SMALL, "--out", str(slurm_out),
@@ -114,22 +132,38 @@ def main() -> int:
                   "--launcher", "slurm", "--partition", "no_such_partition", check=False)
         assert bad.returncode == 2 and "--partition 'no_such_partition' does not exist" in bad.stderr, bad.stderr
         fail_out = work / "failing"
-        res = sae("sweep", "table", "--profile", "smoke", "--seeds", "0", *SMALL, "--set", "beta=1e30",
-                  "--out", str(fail_out), "--launcher", "slurm", "--cpus", "1", "--concurrent", "2", "--time", "10",
+        res = sae("sweep", "table", "--profile", "smoke", "--seeds", "0", *SMALL, "--set", "sinkhorn.eps=1e-300",
+                  "--out", str(fail_out), "--launcher", "slurm", "--cpus", "1", "--concurrent", CONCURRENT, "--time", "10",
                   check=False)
         assert res.returncode == 3 and "partial" in res.stdout, res.stdout
         st = sae("sweep", "table", "--out", str(fail_out), "--status", check=False)
-        assert st.returncode == 3 and "failed" in st.stdout and "loss became" in st.stdout, st.stdout
+        assert st.returncode == 3 and "loss became nan" in st.stdout and "sinkhorn.eps=1e-300" in st.stdout, st.stdout
         fm = json.loads((fail_out / "manifest.json").read_text())
-        ae_runs = [r for r in fm["runs"] if r.startswith("runs/ae-")]
-        assert ae_runs and set(fm["complete"]) == set(ae_runs), fm["complete"]
-        leftovers = [r for r in fm["runs"] if r not in fm["complete"] and (fail_out / r).exists()]
+        sae_runs = [r for r in fm["runs"] if r.startswith("runs/sae-")]
+        assert sae_runs and set(fm["complete"]) == set(fm["runs"]) - set(sae_runs), fm["complete"]
+        assert st.stdout.count("\nfailed ") + st.stdout.startswith("failed ") == len(sae_runs), st.stdout
+        leftovers = [r for r in sae_runs if (fail_out / r).exists()]
         assert not leftovers, f"failed runs left folders behind: {leftovers}"
-        print(f"ok: {len(fm['runs']) - len(ae_runs)} failing jobs reported with their error, "
-              f"{len(ae_runs)} others complete, nothing half-written")
+        print(f"ok: {len(sae_runs)} failing jobs reported with their error, "
+              f"{len(fm['complete'])} others complete, nothing half-written")
+    except BaseException:
+        for out in sorted(p for p in work.iterdir() if (p / "manifest.json").exists()):
+            print(f"--- state of {out.name} when the check failed:", flush=True)
+            sae("sweep", "table", "--out", str(out), "--status", check=False)
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"cluster-test passed in {time.time() - t0:.0f} s")
+    if args.record:
+        slurm_version = subprocess.run(["sinfo", "-V"], capture_output=True, text=True).stdout.strip()
+        record = {"check": "make cluster-test", "command": "python scripts/cluster_test.py " + " ".join(
+                      sys.argv[1:] if argv is None else argv),
+                  "commit": git_sha(), "machine": machine(), "slurm": slurm_version,
+                  "jobs_per_sweep": len(jobs), "concurrent_jobs": int(CONCURRENT), "cpus_per_job": 1,
+                  "steps_s": steps, "duration_s": round(time.time() - t0, 1)}
+        Path(args.record).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.record).write_text(json.dumps(record, indent=1))
+        print(f"wrote {args.record}")
     return 0
 
 

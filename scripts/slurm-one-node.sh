@@ -22,6 +22,7 @@ MEM_MB=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 512 ))
 PARTITION=${SAE_SLURM_PARTITION:-debug}
 
 log() { echo "slurm-one-node: $*" >&2; }
+running() { [ -s "$DIR/$1.pid" ] && kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null; }
 
 install() {
     if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then
@@ -84,8 +85,14 @@ start() {
         runuser -u munge -- munged && touch "$DIR/munged.started-here"
     fi
     munge -n | unmunge >/dev/null || { log "munged does not answer (check /var/log/munge/munged.log)"; exit 1; }
-    slurmctld -f "$CONF"
-    slurmd -f "$CONF"
+    for d in slurmctld slurmd; do
+        if running "$d"; then
+            log "$d is already running (pid $(cat "$DIR/$d.pid")): kept"
+        else
+            "$d" -f "$CONF" || { log "$d failed to start; its log follows"; tail -n 20 "$DIR/log/$d.log" >&2 || true
+                                 stop; exit 1; }
+        fi
+    done
     for _ in $(seq 60); do
         state=$(sinfo -h -n "$NODE" -o %T 2>/dev/null || true)
         case "$state" in

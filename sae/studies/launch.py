@@ -23,12 +23,15 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 
 from ..engine.config import from_dict, set_values, to_dict
+from ..engine.profiles import sizes
 from ..engine.store import CHECKPOINT_REMOVED, get_or_train, is_complete, run_dir
 from ..engine.train import write_json
-from ..utils import git_sha, machine, require_clean_for_stored
+from ..utils import git_sha, machine, repo_root, require_clean_for_stored
 from .comparison import configs
 
 LAUNCHERS = ("local", "slurm")
@@ -288,3 +291,88 @@ def _ended(out: Path, rel: str, job_id: str, tail_lines: int) -> RunStatus:
     if any("Traceback" in line for line in lines):
         return RunStatus(rel, "failed", job_id, tail)
     return RunStatus(rel, "cut", job_id, tail or "no output: the job was killed or never started")
+
+
+# ------------------------------------------------------------------------------ the cluster chapter
+
+def plan(profile: str, seed_list=None) -> pd.DataFrame:
+    """Every run of the table and ablation sweeps at ``profile``, as a launcher would submit them:
+    one line per run (sweep, run folder, model, prior, seed, epochs, batch, dataset)."""
+    rows = []
+    for name in ("table", "ablation"):
+        for labels, cfg in configs(name, profile, seed_list):
+            rows.append({"sweep": name, "run": run_dir(cfg, Path(".")).as_posix(), "model": cfg.model,
+                         "prior": cfg.prior, "seed": cfg.seed, "epochs": cfg.train.epochs,
+                         "batch": cfg.train.batch_size, "dataset": cfg.data.name, **labels})
+    return pd.DataFrame(rows)
+
+
+def cluster_commands(profile: str, out: str, seeds: list[int] | None = None) -> str:
+    """The commands that run the profile's table as SLURM jobs, follow them, and gather them."""
+    seeds = seeds if seeds is not None else sizes("comparison", profile)["seeds"]
+    common = f"--profile {profile} --seeds {' '.join(map(str, seeds))} --out {out}"
+    return "\n".join([
+        f"python -m sae sweep table {common} --launcher slurm --partition gpu --gpus 1 --cpus 4 "
+        "--time 240 --concurrent 20 --no-wait",
+        f"python -m sae sweep table --out {out} --status        # queued / running / complete / failed / cut",
+        f"python -m sae sweep table {common} --launcher slurm   # again: submits only what is not complete, "
+        "then waits and writes the manifest",
+    ])
+
+
+def cost_estimate(epochs: int | None = None, seeds: int | None = None, stored: Path | None = None) -> pd.DataFrame | None:
+    """CPU time of the ``paper`` profile's sweeps, scaled from the measured seconds per epoch of the
+    stored full-MNIST sweeps (median over each model's runs); None when none is stored.
+
+    One line per (sweep, model, prior) and a total: runs, measured seconds per epoch (and outside
+    the epochs: evaluation, FID), estimated hours per run and for all its runs at ``epochs`` ×
+    ``seeds`` (default: the paper profile's). A model is measured wherever it was run.
+    """
+    epochs = epochs or sizes("experiment", "paper")["train"]["epochs"]
+    seeds = seeds or len(sizes("comparison", "paper")["seeds"])
+    measured, sources = [], []
+    stored = Path(stored) if stored is not None else repo_root() / "results" / "stored"
+    for man in sorted(stored.glob("*/manifest.json")):
+        manifest = json.loads(man.read_text())
+        folder = man.parent
+        runs = [folder / r for r in manifest.get("complete", [])]
+        runs = [r for r in runs if json.loads((r / "config.json").read_text())["data"]["name"] == "mnist_full"]
+        if not runs:
+            continue
+        threads = manifest["machine"].get("torch_threads")
+        sources.append(f"{folder.name} ({len(runs)} runs, {manifest['machine']['cpu_count']} CPUs, "
+                       f"{threads} thread(s) per run, commit {manifest['commit'][:10]})")
+        for r in runs:
+            cfg = json.loads((r / "config.json").read_text())
+            curve = json.loads((r / "curve.json").read_text())
+            m = json.loads((r / "metrics.json").read_text())["provenance"]
+            per_epoch = float(np.median([c["seconds"] for c in curve]))
+            measured.append({"model": cfg["model"], "prior": cfg["prior"],
+                             "s/epoch": per_epoch,
+                             "s outside epochs": max(0.0, m["wall_seconds_this_process"] - m["train_seconds"])})
+    if not measured:
+        return None
+    per = (pd.DataFrame(measured).groupby(["model", "prior"], sort=False)
+           .agg(runs_measured=("s/epoch", "size"), **{"s/epoch": ("s/epoch", "median"),
+                                                      "s outside epochs": ("s outside epochs", "median")})
+           .reset_index())
+    need = plan("paper").groupby(["sweep", "model", "prior"], sort=False).size().rename("runs").reset_index()
+    need["runs"] = need["runs"] * seeds // len(sizes("comparison", "paper")["seeds"])
+    out = need.merge(per, on=["model", "prior"], how="left")      # a model costs the same in either sweep
+    out["h per run"] = (out["s/epoch"] * epochs + out["s outside epochs"]) / 3600
+    out["h, all runs"] = out["h per run"] * out["runs"]
+    total = pd.DataFrame([{"sweep": "all", "model": "", "prior": "", "runs": out["runs"].sum(),
+                           "h per run": out["h per run"].max(), "h, all runs": out["h, all runs"].sum()}])
+    out = pd.concat([out, total], ignore_index=True)
+    out.attrs["source"] = (f"measured in {'; '.join(sources)}; scaled to {epochs} epochs x {seeds} seeds "
+                           f"(rows with no measurement are left blank)")
+    return out
+
+
+CLUSTER_RECORD = "cluster-test-one-node.json"
+
+
+def stored_cluster_test(stored: Path | None = None) -> dict | None:
+    """The stored record of ``make cluster-test`` (results/stored/cluster-test-one-node.json), or None."""
+    path = (Path(stored) if stored is not None else repo_root() / "results" / "stored") / CLUSTER_RECORD
+    return json.loads(path.read_text()) if path.exists() else None

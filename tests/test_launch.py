@@ -1,0 +1,107 @@
+"""The sweep launchers without a cluster: plans, bad input, --status, cost estimates.
+
+The SLURM launcher itself is exercised on a real one-node SLURM by `make cluster-test`
+(scripts/cluster_test.py), which CI runs."""
+import json
+
+import pytest
+
+from sae.__main__ import main
+from sae.studies import comparison, launch
+
+SMALL = ["train.epochs=1", "hidden=16", "data.n_train=64", "data.n_test=32", "train.batch_size=16"]
+
+
+def test_plan_lists_every_run_of_both_sweeps_once():
+    p = launch.plan("paper")
+    seeds = len(comparison.seeds("paper"))
+    assert (p["sweep"] == "table").sum() == len(comparison.TABLE_ROWS) * seeds
+    assert (p["sweep"] == "ablation").sum() == len(comparison.ABLATION_ROWS) * seeds
+    assert all(g["run"].is_unique for _, g in p.groupby("sweep"))
+    assert set(p["dataset"]) == {"mnist_full"} and set(p["epochs"]) == {100}
+    # the ablation's Sinkhorn and Hungarian "sample, β = 100" variants are the table's SAE and HAE on
+    # the sphere: the same settings, so the same run (trained once in a shared --out)
+    shared = set(p[p["sweep"] == "table"]["run"]) & set(p[p["sweep"] == "ablation"]["run"])
+    assert len(shared) == 2 * seeds
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--launcher", "pbs"], "--launcher must be one of"),
+    (["--launcher", "slurm", "--time", "0"], "--time must be an integer >= 1"),
+    (["--launcher", "slurm", "--concurrent", "0"], "--concurrent must be an integer >= 1"),
+])
+def test_bad_launcher_settings_name_the_setting(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", "table", "--profile", "smoke", "--out", str(tmp_path / "s"), *args])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()                  # nothing written
+
+
+def test_slurm_launcher_without_slurm_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(launch.shutil, "which", lambda name: None)
+    with pytest.raises(SystemExit):
+        main(["sweep", "table", "--profile", "smoke", "--out", str(tmp_path / "s"), "--launcher", "slurm"])
+    err = capsys.readouterr().err
+    assert "needs SLURM's `sbatch`" in err and "--launcher local" in err and not (tmp_path / "s").exists()
+
+
+def test_unknown_partition_lists_the_real_ones(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(launch.shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(launch, "partitions", lambda: ["cpu", "gpu"])
+    with pytest.raises(SystemExit):
+        main(["sweep", "table", "--profile", "smoke", "--out", str(tmp_path / "s"), "--launcher", "slurm",
+              "--partition", "a100"])
+    assert "--partition 'a100' does not exist on this cluster; its partitions are cpu, gpu" in capsys.readouterr().err
+
+
+def test_status_of_a_local_sweep_and_of_no_sweep(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["sweep", "table", "--out", str(tmp_path / "none"), "--status"])
+    assert "holds no sweep" in capsys.readouterr().err
+    sets = [a for s in SMALL for a in ("--set", s)]
+    assert main(["sweep", "table", "--profile", "smoke", "--seeds", "0", *sets, "--out", str(tmp_path / "s")]) == 0
+    capsys.readouterr()
+    assert main(["sweep", "table", "--out", str(tmp_path / "s"), "--status"]) == 0
+    assert f"{len(comparison.TABLE_ROWS)} complete" in capsys.readouterr().out
+
+
+def test_status_reports_a_failed_job_with_its_last_lines(tmp_path, monkeypatch):
+    """A job that left the queue without a result: failed when its error output holds a traceback,
+    cut otherwise (killed, out of time), with the output's last lines."""
+    rows = [r for r, _ in [(launch._rel(c, tmp_path), c) for _, c in comparison.configs("table", "smoke", [0])][:3]]
+    (tmp_path / "manifest.json").write_text(json.dumps({"runs": rows}))
+    (tmp_path / launch.JOBS).write_text(json.dumps({rows[0]: {"job_id": "7_0"}, rows[1]: {"job_id": "7_1"}}))
+    for job, text in (("7_0", "Traceback (most recent call last):\n  ...\nTrainingError: loss became nan"),
+                      ("7_1", "slurmstepd: error: *** JOB 7 CANCELLED DUE TO TIME LIMIT ***")):
+        (tmp_path / "slurm" / job).mkdir(parents=True)
+        (tmp_path / "slurm" / job / f"{job}_0_log.err").write_text(text)
+    monkeypatch.setattr(launch, "_queue", lambda ids: {})       # neither job is queued any more
+    st = {r.run: r for r in launch.status(tmp_path)}
+    assert st[rows[0]].state == "failed" and "loss became nan" in st[rows[0]].detail
+    assert st[rows[1]].state == "cut" and "TIME LIMIT" in st[rows[1]].detail
+    assert st[rows[2]].state == "not submitted"
+
+
+def test_cost_estimate_scales_measured_epochs(tmp_path):
+    assert launch.cost_estimate(stored=tmp_path) is None
+    folder = tmp_path / "sweep"
+    rel = "runs/sae-sphere-mnist_full-x"
+    (folder / rel).mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"sweep": "table", "complete": [rel], "commit": "abc" * 10,
+                                                      "machine": {"cpu_count": 2, "torch_threads": 1}}))
+    (folder / rel / "config.json").write_text(json.dumps({"model": "sae", "prior": "sphere", "data": {"name": "mnist_full"}}))
+    (folder / rel / "curve.json").write_text(json.dumps([{"seconds": 10.0}, {"seconds": 12.0}, {"seconds": 11.0}]))
+    (folder / rel / "metrics.json").write_text(json.dumps({"provenance": {"wall_seconds_this_process": 133.0,
+                                                                          "train_seconds": 33.0}}))
+    est = launch.cost_estimate(epochs=100, seeds=5, stored=tmp_path)
+    row = est[(est["sweep"] == "table") & (est["model"] == "sae") & (est["prior"] == "sphere")].iloc[0]
+    assert row["s/epoch"] == 11.0 and row["runs"] == 5
+    assert row["h per run"] == pytest.approx((11.0 * 100 + 100.0) / 3600)
+    assert est.iloc[-1]["h, all runs"] == pytest.approx(est["h, all runs"].iloc[:-1].sum())
+    assert "sweep (1 runs" in est.attrs["source"]
+
+
+def test_stored_cluster_record_is_read_when_present(tmp_path):
+    assert launch.stored_cluster_test(tmp_path) is None
+    (tmp_path / launch.CLUSTER_RECORD).write_text(json.dumps({"check": "make cluster-test"}))
+    assert launch.stored_cluster_test(tmp_path)["check"] == "make cluster-test"
