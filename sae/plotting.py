@@ -247,6 +247,23 @@ def metric_bars(summary, label_col: str, title: str):
     return fig
 
 
+def fid_against_epochs(curves, title: str):
+    """FID (mean over seeds, bar: their spread) against epochs, one line per row; a panel per prior."""
+    with style():
+        priors = list(dict.fromkeys(curves["prior"]))
+        fig, axes = plt.subplots(1, len(priors), figsize=(WIDTH, 2.8), sharey=True, squeeze=False)
+        for ax, prior in zip(axes[0], priors):
+            sub = curves[curves["prior"] == prior]
+            for label, g in sub.groupby("label", sort=False):
+                m = g.groupby("epoch")["fid"].agg(["mean", "std"]).fillna(0.0)
+                ax.errorbar(m.index, m["mean"], yerr=m["std"], marker="o", ms=3, capsize=2, label=label)
+            ax.set(title=f"{prior} prior", xlabel="epoch", yscale="log")
+            ax.legend(fontsize=6, ncol=2)
+        axes[0][0].set_ylabel("FID (log scale)")
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
 # --------------------------------------------------------------------------- latent-geometry chapters
 
 def tsne_panels(panels: dict, colorbar: str = "digit", height: float = 3.2):

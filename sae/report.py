@@ -17,11 +17,9 @@ import pandas as pd
 from scipy.stats import kendalltau
 
 from .studies import comparison, simplex
-from .studies.comparison import load_sweep
 from .studies.evidence import Evidence
 from .studies.geometry import KnnStudy, SwissRollStudy
 from .studies.simplex import SimplexStudy
-from .utils import repo_root
 
 REPRODUCED, PARTLY, NOT, NOT_RUN_HERE, NA = "reproduced", "partly", "not reproduced", "not run here", "not assessable"
 # (a sixth verdict, INCONCLUSIVE, is defined with the intervals below)
@@ -58,6 +56,10 @@ def _get(summary: pd.DataFrame, method: str, prior: str, col: str) -> float:
 # at 5%); anything else is inconclusive at this scale.
 N_BOOT = 4000
 MATCH_MARGIN = 0.10          # ± 10% of the pair's mean FID
+# Claim 5's margin is instead a share of the spread between the ablation's eight variants (what β
+# and the targets change): ±10% of the mean let untrained models, whose FIDs are all large and
+# alike, "match". Chosen before the full-MNIST ablation was run.
+SPREAD_MARGIN = 0.25
 INCONCLUSIVE = "inconclusive at this scale"
 
 
@@ -80,13 +82,15 @@ def interval(reps: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def compare(a: np.ndarray, b: np.ndarray, margin: float = MATCH_MARGIN) -> tuple[str, float, float]:
+def compare(a: np.ndarray, b: np.ndarray, margin: float = MATCH_MARGIN,
+            bound: float | None = None) -> tuple[str, float, float]:
     """How replicate means ``a`` stand against ``b``: "lower", "higher", "matches" (equivalence within
-    ± margin × their mean) or INCONCLUSIVE; with the 95% interval of a − b."""
+    ± ``bound``, by default ``margin`` × their mean) or INCONCLUSIVE; with the 95% interval of a − b."""
     d = a - b
     lo, hi = interval(d)
     lo90, hi90 = interval(d, 0.90)
-    bound = margin * 0.5 * float(np.mean(a) + np.mean(b))
+    if bound is None:
+        bound = margin * 0.5 * float(np.mean(a) + np.mean(b))
     if hi < 0:
         word = "lower"
     elif lo > 0:
@@ -198,24 +202,28 @@ def claim_gaussian_variance(summary: pd.DataFrame, latent_dim: int) -> Verdict:
 
 def claim_sinkhorn_vs_hungarian(runs: pd.DataFrame, iclr_t1: list[dict]) -> Verdict:
     """Claim 5: no significant FID difference between Sinkhorn and Hungarian (ICLR Table 1): per
-    (assignment, β), an equivalence test of the two solvers' mean FIDs."""
+    (assignment, β), an equivalence test of the two solvers' mean FIDs, with the margin a quarter
+    of the spread between the eight variants' mean FIDs."""
     fid = {(r["solver"], r["assignment"], r["beta"]): r["mnist_fid"] for r in iclr_t1}
     paper_gaps = [fid[("sinkhorn", r["assignment"], r["beta"])] - fid[("hungarian", r["assignment"], r["beta"])]
                   for r in iclr_t1 if r["solver"] == "sinkhorn"]
     paper = "Sinkhorn − Hungarian FID: " + ", ".join(f"{g:+.1f}" for g in paper_gaps)
     reps = bootstrap_means(runs, ["assignment", "beta", "solver"])
+    means = [float(np.mean(r)) for r in reps.values()]
+    bound = SPREAD_MARGIN * (max(means) - min(means))
     parts, same, differ = [], 0, 0
     settings = sorted({(a, b) for a, b, _ in reps})
     for assignment, beta in settings:
         s_, h_ = reps[(assignment, beta, "sinkhorn")], reps[(assignment, beta, "hungarian")]
-        word, lo, hi = compare(s_, h_)
+        word, lo, hi = compare(s_, h_, bound=bound)
         same += word == "matches"
         differ += word in ("lower", "higher")
         parts.append(f"{assignment}/β={beta:g}: {np.mean(s_ - h_):+.3g} [{lo:+.3g}, {hi:+.3g}] {word}")
     return Verdict(5, "Sinkhorn ≈ Hungarian in FID (no significant difference)", "ICLR Table 1", paper,
                    "; ".join(parts), _combine(same, differ, len(settings)),
-                   f"rule: per setting, 'matches' when the 90% interval of the difference lies within ±{MATCH_MARGIN:.0%} "
-                   "of the pair's mean FID; a 95% interval excluding 0 contradicts the claim")
+                   f"rule: per setting, 'matches' when the 90% interval of the difference lies within ±{bound:.3g} "
+                   f"({SPREAD_MARGIN:g} × the spread of the {len(means)} variants' mean FIDs); a 95% interval "
+                   "excluding 0 contradicts the claim")
 
 
 def claim_eps_stability(sens: pd.DataFrame) -> Verdict:
@@ -246,23 +254,6 @@ def table_verdicts(runs: pd.DataFrame, summary: pd.DataFrame, numbers: dict, lat
     return [claim_sae_sphere_mnist_rank(runs, numbers["uai_table1"]), claim_gaussian_variance(summary, latent_dim),
             claim_sae_vs_vae_wae(runs, numbers["iclr_table2"]), claim_latent_matching(runs, numbers["iclr_table2"]),
             claim_ordering(runs, numbers["uai_table1"])]
-
-
-def stored_sweeps(kind: str = "table") -> list[tuple[str, dict, pd.DataFrame]]:
-    """(folder name, manifest, runs) of every stored sweep of this kind under results/stored/."""
-    out = []
-    for man in sorted((repo_root() / "results" / "stored").glob("*/manifest.json")):
-        manifest, runs = load_sweep(man.parent)
-        if manifest["sweep"] == kind:
-            out.append((man.parent.name, manifest, runs))
-    return out
-
-
-def describe_sweep(name: str, manifest: dict, runs: pd.DataFrame) -> str:
-    """One line of provenance for a stored sweep."""
-    return (f"{name}: `{manifest['command']}` at commit {manifest['commit'][:10]}, {manifest['machine']['cpu_count']} "
-            f"CPUs, {manifest['duration_s'] / 60:.0f} min; {len(runs)} runs, {runs['fid_n_real'].iloc[0]} real vs "
-            f"{runs['fid_n_fake'].iloc[0]} generated digits for FID")
 
 
 def stored_vs_build(runs: pd.DataFrame, build: list[Verdict], numbers: dict, latent_dim: int,

@@ -20,7 +20,7 @@ SIZES: dict[str, dict[str, dict]] = {
     # Settings every training run starts from (ExperimentConfig fields, nested ones as dicts); the
     # paper's: all of MNIST, 100 epochs, batch 128 (ICLR §6), the 512-512 MLP of the config default.
     "experiment": {
-        "smoke": {"data": {"n_train": 256, "n_test": 128}, "train": {"epochs": 1, "batch_size": 64, "fid_every": 0},
+        "smoke": {"data": {"n_train": 256, "n_test": 128}, "train": {"epochs": 1, "batch_size": 64, "fid_every": 1},
                   "hidden": (64, 64)},
         # sized so that every chapter of the book trains within ~20 CPU minutes on 2 cores
         "quick": {"data": {"n_train": 4000, "n_test": 1000}, "train": {"epochs": 8, "batch_size": 64, "fid_every": 2},
@@ -78,7 +78,22 @@ def check_profile(profile: str) -> str:
 
 
 def sizes(study: str, profile: str) -> dict:
-    """The sizes ``study`` uses at ``profile`` (a copy: callers may change it freely)."""
+    """The sizes ``study`` uses at ``profile`` (a copy: callers may change it freely).
+
+    Args:
+        study (str): one of the keys of ``SIZES`` (``"experiment"``, ``"comparison"``, ``"solver"``, …).
+        profile (str): ``"smoke"``, ``"quick"`` or ``"paper"``.
+
+    Returns:
+        dict: that study's settings at that profile.
+
+    Raises:
+        ValueError: an unknown study or profile (the message lists the known ones).
+
+    Example:
+        >>> sizes("solver", "smoke")["n"]
+        40
+    """
     check_profile(profile)
     if study not in SIZES:
         raise ValueError(f"study must be one of {sorted(SIZES)}, got {study!r}")
@@ -89,5 +104,11 @@ def default_profile() -> str:
     """The run size a chapter uses unless papermill overrides it: ``$SAE_PROFILE`` or ``"quick"``.
 
     ``make book PROFILE=paper`` exports ``SAE_PROFILE``; that is how the choice reaches every chapter.
+
+    Returns:
+        str: ``"smoke"``, ``"quick"`` or ``"paper"``.
+
+    Raises:
+        ValueError: ``$SAE_PROFILE`` names no profile.
     """
     return check_profile(os.environ.get("SAE_PROFILE", DEFAULT))

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from scipy.stats import kendalltau
 
 from ..engine.config import make_config, set_values
 from ..engine.data import load
@@ -23,6 +25,7 @@ from ..engine.store import get_or_train
 from ..engine.train import TrainingError, write_json
 from ..models.priors import UniformSphere
 from ..ot import exact_ot, sinkhorn_divergence
+from ..utils import repo_root
 
 # (method, prior, label): UAI Table 1 rows plus the ICLR Table 2 AE rows.
 TABLE_ROWS = [
@@ -199,6 +202,107 @@ def load_sweep(folder) -> tuple[dict, pd.DataFrame]:
                          solver={m: s for s, m in SOLVER_MODEL.items()}.get(cfg["model"], cfg["model"]),
                          assignment="targets" if cfg.get("targets") else "sample"))
     return manifest, pd.DataFrame(rows)
+
+
+@dataclass
+class StoredSweep:
+    """A sweep kept under results/stored/: its folder name, manifest and one line per complete run."""
+    name: str
+    manifest: dict
+    runs: pd.DataFrame
+
+    @property
+    def missing_rows(self) -> list[tuple[str, str]]:
+        """(method, prior) rows of the table with no complete run yet (a sweep still running)."""
+        have = set(zip(self.runs["method"], self.runs["prior"]))
+        return [(m, p) for m, p, _ in TABLE_ROWS if (m, p) not in have] if self.manifest["sweep"] == "table" else []
+
+    @property
+    def description(self) -> str:
+        """One line of provenance: command, commit, machine, duration, runs, FID sample sizes."""
+        m, r = self.manifest, self.runs
+        state = "" if m.get("status", "complete") == "complete" else f" (partial: {len(r)} of {len(m['runs'])} runs)"
+        return (f"{self.name}: `{m['command']}` at commit {m['commit'][:10]}, {m['machine']['cpu_count']} CPUs, "
+                f"{m['machine'].get('torch_threads', '?')} thread(s), {m['duration_s'] / 60:.0f} min{state}; "
+                f"{len(r)} runs, {r['fid_n_real'].iloc[0]} real vs {r['fid_n_fake'].iloc[0]} generated digits for FID")
+
+
+def stored_sweeps(kind: str = "table", dataset: str | None = None, root: Path | None = None) -> list[StoredSweep]:
+    """Every stored sweep of this kind (and data set, if given) under results/stored/ with at least
+    one complete run, in folder order."""
+    out = []
+    root = Path(root) if root is not None else repo_root() / "results" / "stored"
+    for man in sorted(root.glob("*/manifest.json")):
+        manifest, runs = load_sweep(man.parent)
+        if manifest["sweep"] != kind or runs.empty:
+            continue
+        cfg = json.loads((Path(runs["path"].iloc[0]) / "config.json").read_text())
+        if dataset is None or cfg["data"]["name"] == dataset:
+            out.append(StoredSweep(man.parent.name, manifest, runs))
+    return out
+
+
+def stored_sweep(kind: str, dataset: str, root: Path | None = None) -> StoredSweep | None:
+    """The stored sweep of this kind on this data set with the most complete runs, or None."""
+    found = stored_sweeps(kind, dataset, root)
+    return max(found, key=lambda s: len(s.runs)) if found else None
+
+
+# ---------------------------------------------------------------------------- FID against epochs
+
+def fid_curves(runs: pd.DataFrame) -> pd.DataFrame:
+    """FID against epochs: one line per FID a run took during training (every ``train.fid_every``
+    epochs, from the same seeded prior draws, so epochs compare like with like), with its bootstrap
+    standard error; ``runs`` is a table of run_table or load_sweep (its ``path`` column)."""
+    rows = []
+    for r in runs.itertuples():
+        curve = json.loads((Path(r.path) / "curve.json").read_text())
+        rows += [{"label": r.label, "prior": r.prior, "method": r.method, "seed": r.seed, "epoch": c["epoch"],
+                  "fid": c["fid"], "fid_se": c.get("fid_se", math.nan)} for c in curve if "fid" in c]
+    return pd.DataFrame(rows, columns=["label", "prior", "method", "seed", "epoch", "fid", "fid_se"])
+
+
+def ordering_by_epoch(curves: pd.DataFrame, numbers: dict | None = None) -> pd.DataFrame:
+    """Has the ordering of the models settled? Per epoch at which FIDs were taken: Kendall's τ of
+    the rows' mean FIDs against the last epoch's, and against the paper's UAI Table 1 order (its
+    twelve rows; the AE rows are not in it)."""
+    numbers = numbers or paper_numbers()
+    paper = {(r["method"], r["prior"]): r["mnist_fid"] for r in numbers["uai_table1"]}
+    mean = curves.groupby(["method", "prior", "epoch"])["fid"].mean().unstack("epoch")
+    last = mean[mean.columns.max()]
+    in_paper = [k for k in mean.index if k in paper]
+    rows = []
+    for epoch in mean.columns:
+        col = mean[epoch].dropna()
+        keys = [k for k in in_paper if k in col.index]
+        rows.append({"epoch": int(epoch), "rows": len(col), "τ vs last epoch": _tau(col, last[col.index]),
+                     "τ vs paper (UAI rows)": _tau(col[keys], [paper[k] for k in keys])})
+    return pd.DataFrame(rows)
+
+
+def _tau(a, b) -> float:
+    """Kendall's τ, NaN for fewer than three pairs (no ordering to speak of)."""
+    return float(kendalltau(a, b)[0]) if len(a) >= 3 else math.nan
+
+
+# The comparison's settings as the paper gives them (ICLR §6; UAI via a secondary source, see
+# book/paper_setup.md); None where neither version says.
+PAPER_SETUP = {"training digits": 60_000, "test digits": 10_000, "epochs": None, "batch": 128,
+               "hidden layers": None, "latent dimension": 10, "seeds": None, "FID samples (generated / real)": None}
+
+
+def deviations(profile: str) -> pd.DataFrame:
+    """This profile's comparison settings beside the paper's, read from the runs' own config."""
+    cfg = table_config(profile, "sae", "sphere", 0)
+    data = load(cfg.data)
+    ours = {"training digits": len(data.x_train), "test digits": len(data.x_test), "epochs": cfg.train.epochs,
+            "batch": cfg.train.batch_size, "hidden layers": " × ".join(map(str, cfg.hidden)),
+            "latent dimension": cfg.latent_dim, "seeds": len(seeds(profile)),
+            "FID samples (generated / real)": f"{len(data.x_test)} / {len(data.x_test)}"}
+    rows = [{"setting": k, "paper": "not given" if PAPER_SETUP[k] is None else PAPER_SETUP[k], f"ours ({profile})": v,
+             "": "paper silent: our choice" if PAPER_SETUP[k] is None else
+             "same" if str(PAPER_SETUP[k]) == str(v) else "differs"} for k, v in ours.items()]
+    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------- what the chapters show
