@@ -4,12 +4,14 @@ Every choice it offers comes from the registries of models, priors and data sets
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-from .engine.config import DATASETS, MODELS, PRIORS, PROFILES, make_config, set_values
-from .engine.profiles import DEFAULT
-from .engine.store import get_or_train, list_runs, remove_stale, run_dir
+from .engine.config import DATASETS, MODELS, PRIORS, PROFILES, make_config, set_values, to_dict
+from .engine.profiles import DEFAULT, sizes
+from .engine.store import get_or_train, is_complete, list_runs, remove_stale, run_dir
 from .engine.train import TrainingError
+from .studies.comparison import configs
 from .studies.launch import LAUNCHERS, LaunchError, SlurmOptions, status, sweep
 
 EPILOG = f"""models:   {', '.join(MODELS)}
@@ -31,21 +33,25 @@ def main(argv=None) -> int:
     t.add_argument("--profile", default=DEFAULT, choices=PROFILES)
     t.add_argument("--model", default="sae", choices=list(MODELS))
     t.add_argument("--prior", default="sphere", choices=sorted(PRIORS))
-    t.add_argument("--dataset", default="mnist", choices=list(DATASETS))
+    t.add_argument("--dataset", default=None, choices=list(DATASETS),
+                   help="default: the profile's MNIST (the embedded 5,000 digits; all 70,000 for paper)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override any setting, e.g. sinkhorn.eps=10, train.epochs=3, data.root=/data/mnist")
     t.add_argument("--out", default=None, help="results root (default: results/ in the repository)")
     t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--dry-run", action="store_true", help="print the run's settings and folder; train nothing")
     w = sub.add_parser("sweep", help="train a whole table into a folder with a provenance manifest, here or as "
                        "SLURM jobs", description="Train every run of a table into --out. Started again with the "
                        "same arguments it skips complete runs and resumes cut ones, with either launcher.")
     w.add_argument("name", choices=["table", "ablation"])
     w.add_argument("--profile", default=DEFAULT, choices=PROFILES)
-    w.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    w.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the profile's seeds")
     w.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     w.add_argument("--out", required=True)
     w.add_argument("--keep-checkpoints", action="store_true")
+    w.add_argument("--dry-run", action="store_true", help="list the runs the sweep would train and their state "
+                   "in --out; submit and train nothing")
     w.add_argument("--launcher", default="local", help=f"where runs execute: {' or '.join(LAUNCHERS)} "
                    "(one SLURM job per run, through submitit)")
     w.add_argument("--status", action="store_true", help="show each run of --out: complete, queued, running, "
@@ -77,10 +83,19 @@ def main(argv=None) -> int:
         return 0
     if args.command == "sweep":
         return _sweep(p, args, argv)
+    dataset = args.dataset or sizes("comparison", args.profile)["dataset"]
+    # a data set read from a local folder is checked for it when the config is made, so the
+    # folder given with --set data.root=… goes in first
+    root = [a.split("=", 1)[1] for a in args.sets if a.split("=", 1)[0].strip() == "data.root"]
     try:
-        cfg = set_values(make_config(args.profile, args.model, args.prior, args.dataset, seed=args.seed), args.sets)
+        cfg = set_values(make_config(args.profile, args.model, args.prior, dataset, seed=args.seed,
+                                     **({"data": {"root": root[-1]}} if root else {})), args.sets)
     except ValueError as err:
         p.exit(2, f"error: {err}\n")
+    if args.dry_run:
+        print(json.dumps(to_dict(cfg), indent=1), file=sys.stderr)
+        print(run_dir(cfg, args.out))
+        return 0
     try:
         run = get_or_train(cfg, args.out, progress=not args.no_progress)
     except (TrainingError, FileNotFoundError) as err:      # a diverging run, or a data folder that is missing
@@ -105,10 +120,21 @@ def _sweep(p, args, argv) -> int:
         counts = {k: sum(r.state == k for r in rows) for k in dict.fromkeys(r.state for r in rows)}
         print(", ".join(f"{v} {k}" for k, v in counts.items()))
         return 3 if counts.get("failed") or counts.get("cut") else 0
+    seeds = args.seeds if args.seeds is not None else sizes("comparison", args.profile)["seeds"]
+    if args.dry_run:
+        try:
+            cfgs = [set_values(c, args.sets) for _, c in configs(args.name, args.profile, seeds)]
+        except ValueError as err:
+            p.exit(2, f"error: {err}\n")
+        for c in cfgs:
+            state = "complete" if is_complete(run_dir(c, args.out)) else "to train"
+            print(f"{state:9s} {run_dir(c, args.out)}")
+        print(f"{len(cfgs)} runs ({args.name}, profile {args.profile}, seeds {seeds}); launcher {args.launcher}")
+        return 0
     command = "python -m sae " + " ".join(sys.argv[1:] if argv is None else argv)
     opt = SlurmOptions(args.partition, args.gpus, args.cpus, args.time_min, args.concurrent, args.mem_gb)
     try:
-        m = sweep(args.name, args.profile, args.seeds, args.out, args.sets, command, args.launcher, opt,
+        m = sweep(args.name, args.profile, seeds, args.out, args.sets, command, args.launcher, opt,
                   args.keep_checkpoints, wait=not args.no_wait)
     except (LaunchError, ValueError) as err:
         p.exit(2, f"error: {err}\n")
