@@ -393,19 +393,30 @@ def step_time(wide):
     return fig
 
 
-def swiss_roll_embeddings(x, position, embeddings: dict):
-    """The 3-D Swiss roll and its codes on the square (2-D) and the sphere (3-D), coloured by position."""
+def swiss_roll_embeddings(x, position, embeddings: dict, baselines: dict, curves: dict):
+    """Top: the 3-D Swiss roll and its codes on the square (2-D) and the sphere (3-D); bottom: PCA
+    and Isomap of the same points, and the encoders' training loss. Colour: position on the roll."""
     with style():
-        fig = plt.figure(figsize=(WIDTH, 2.5))
-        ax0 = fig.add_subplot(1, 3, 1, projection="3d")
-        ax0.scatter(*np.asarray(x).T, c=position, s=2, cmap="viridis")
-        ax0.set_title("Swiss roll (colour: position)")
-        ax1 = fig.add_subplot(1, 3, 2)
-        ax1.scatter(*np.asarray(embeddings["box"]).T, c=position, s=2, cmap="viridis")
-        ax1.set(title="square prior", aspect="equal")
-        ax2 = fig.add_subplot(1, 3, 3, projection="3d")
-        ax2.scatter(*np.asarray(embeddings["sphere"]).T, c=position, s=2, cmap="viridis")
-        ax2.set_title("sphere prior")
+        fig = plt.figure(figsize=(WIDTH, 5.0))
+        ax = fig.add_subplot(2, 3, 1, projection="3d")
+        ax.scatter(*np.asarray(x).T, c=position, s=2, cmap="viridis")
+        ax.set_title("Swiss roll (colour: position)")
+        ax = fig.add_subplot(2, 3, 2)
+        ax.scatter(*np.asarray(embeddings["box"]).T, c=position, s=2, cmap="viridis")
+        ax.set(title="Sinkhorn encoder, square prior", aspect="equal")
+        ax = fig.add_subplot(2, 3, 3, projection="3d")
+        ax.scatter(*np.asarray(embeddings["sphere"]).T, c=position, s=2, cmap="viridis")
+        ax.set_title("Sinkhorn encoder, sphere prior")
+        for i, (name, emb) in enumerate(baselines.items()):
+            ax = fig.add_subplot(2, 3, 4 + i)
+            ax.scatter(*np.asarray(emb).T, c=position, s=2, cmap="viridis")
+            ax.set(title=f"{name} (for comparison)", xticks=[], yticks=[])
+        ax = fig.add_subplot(2, 3, 6)
+        for prior, loss in curves.items():
+            ax.plot(np.arange(1, len(loss) + 1), loss, label={"box": "square"}.get(prior, prior))
+        ax.set(title="training loss (Sinkhorn term)", xlabel="epoch", yscale="log")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
     return fig
 
 

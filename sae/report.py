@@ -284,9 +284,12 @@ def claim_sinkhorn_encoders(roll: SwissRollStudy, knn: KnnStudy) -> Verdict:
     for _, t in roll.table.iterrows():
         ok &= (t["OT to prior, trained"] < 0.5 * t["OT to prior, untrained"]
                and t["trustworthiness, trained"] >= t["trustworthiness, untrained"] - 0.02)
+        classical = (f", PCA {t['trustworthiness, PCA']:.3f}, Isomap {t['trustworthiness, Isomap']:.3f}"
+                     if not math.isnan(t.get("trustworthiness, Isomap", math.nan)) else "")
         parts.append(f"roll→{t['prior']}: trustworthiness {t['trustworthiness, trained']:.3f} (untrained "
-                     f"{t['trustworthiness, untrained']:.3f}), OT to prior {t['OT to prior, trained']:.3g} "
-                     f"({t['OT to prior, untrained']:.3g})")
+                     f"{t['trustworthiness, untrained']:.3f}{classical}), OT to prior {t['OT to prior, trained']:.3g} "
+                     f"= {t['OT to prior, trained'] / t['OT floor (prior vs prior)']:.1f}× the prior-vs-prior floor "
+                     f"(untrained {t['OT to prior, untrained']:.3g})")
     acc = [knn.accuracy["encoder only (Sinkhorn term)"], knn.accuracy["untrained encoder"]]
     mnist_ok = acc[0] > acc[1] + 0.05
     parts.append(f"MNIST 5-NN accuracy of codes {acc[0]:.3f} (untrained {acc[1]:.3f})")

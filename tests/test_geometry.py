@@ -25,3 +25,21 @@ def test_configs_follow_the_paper():
     assert geometry.swiss_roll_config("quick", "sphere").latent_dim == 3
     m = geometry.mnist_encoder_config("quick")
     assert (m.prior, m.latent_dim, m.sinkhorn.eps) == ("sphere", 10, 0.5)
+
+
+def test_roll_summary_places_the_encoder_between_pca_and_isomap():
+    import pandas as pd
+
+    row = {"prior": "box", "trustworthiness, PCA": 0.86, "trustworthiness, Isomap": 1.0,
+           "OT to prior, trained": 0.02, "OT floor (prior vs prior)": 0.01}
+    folded = geometry.roll_summary(pd.DataFrame([{**row, "trustworthiness, trained": 0.93}]))
+    assert "50% of the way" in folded and "not unrolled" in folded and "2.0×" in folded
+    unrolled = geometry.roll_summary(pd.DataFrame([{**row, "trustworthiness, trained": 0.995,
+                                                    "OT to prior, trained": 0.01}]))
+    assert "an unrolled roll" in unrolled and "as uniform as prior draws" in unrolled
+
+
+def test_converged_reads_a_levelled_loss():
+    assert geometry.converged([1.0, 0.5] + [0.1] * 18)
+    assert not geometry.converged([1.0 / k for k in range(1, 21)])
+    assert not geometry.converged([0.1])

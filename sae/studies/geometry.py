@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
+from sklearn.manifold import TSNE, Isomap
 from sklearn.manifold import trustworthiness as _trustworthiness
 from sklearn.neighbors import KNeighborsClassifier
 
@@ -53,6 +53,8 @@ def tsne(z: np.ndarray, profile: str, seed: int = 0) -> np.ndarray:
 
 
 def trustworthiness(x: np.ndarray, z: np.ndarray, k: int = 10) -> float:
+    """Trustworthiness (Venna & Kaski 2001; scikit-learn): 1 when the k nearest codes of every point
+    are among its k nearest data neighbours."""
     return float(_trustworthiness(x, z, n_neighbors=k))
 
 
@@ -71,6 +73,8 @@ class SwissRollStudy:
     table: pd.DataFrame          # per prior: trustworthiness and OT to the prior, trained and untrained
     embeddings: dict             # prior -> (n_test, dim) test codes of the trained encoder
     roll: Dataset
+    curves: dict                 # prior -> training loss (the Sinkhorn term) per epoch
+    baselines: dict              # method -> (n_test, 2) embedding of the same points (PCA, Isomap)
 
 
 @dataclass
@@ -80,24 +84,68 @@ class KnnStudy:
     digits: Dataset
 
 
+TRUST_K = 10            # neighbours of the trustworthiness score
+
+
+def prior_ot_floor(prior, n: int, draws: int = 5, seed: int = 0) -> float:
+    """The largest exact OT distance between two independent n-point samples of the prior over
+    ``draws`` pairs: what codes distributed exactly like the prior score against prior draws at
+    this sample size (the same estimator as :func:`sae.engine.metrics.latent_ot`)."""
+    g = torch.Generator().manual_seed(10_000 + seed)
+    return max(metrics.latent_ot(prior.sample(n, g, dtype=torch.float64), prior, seed=seed + k)
+               for k in range(draws))
+
+
 def swiss_roll_study(profile: str) -> SwissRollStudy:
-    """Per prior (square, sphere): trustworthiness and OT to the prior of the trained encoder's test
-    codes, beside the same network untrained (and PCA for the square)."""
+    """Per prior (square, sphere), the encoder trained to convergence: its loss curve, the
+    trustworthiness (k = TRUST_K) and exact OT to the prior of its test codes, beside the same
+    network untrained, the prior-vs-prior OT floor at the same sample size, and, for the square,
+    PCA and Isomap (scikit-learn) embeddings of the same points."""
     roll = swiss_roll(2000, 1000)
     x = roll.x_test.numpy()
-    rows, embeddings = [], {}
+    baselines = {"PCA": PCA(2).fit_transform(x), "Isomap": Isomap(n_neighbors=TRUST_K, n_components=2).fit_transform(x)}
+    rows, embeddings, curves = [], {}, {}
     for prior in ("box", "sphere"):
         cfg = swiss_roll_config(profile, prior)
-        model = get_or_train(cfg, progress=False).model()
+        run = get_or_train(cfg, progress=False)
+        model = run.model()
         z = codes(model, roll.x_test)
         z0 = codes(untrained(cfg, roll.shape, roll.recon, len(roll.x_train)), roll.x_test)
-        embeddings[prior] = z
-        rows.append({"prior": prior, "trustworthiness, trained": trustworthiness(x, z),
-                     "trustworthiness, untrained": trustworthiness(x, z0),
-                     "trustworthiness, PCA": trustworthiness(x, PCA(2).fit_transform(x)) if prior == "box" else np.nan,
-                     "OT to prior, trained": metrics.latent_ot(torch.as_tensor(z), model.prior),
-                     "OT to prior, untrained": metrics.latent_ot(torch.as_tensor(z0), model.prior)})
-    return SwissRollStudy(pd.DataFrame(rows), embeddings, roll)
+        embeddings[prior], curves[prior] = z, [c["loss"] for c in run.curve]
+        row = {"prior": prior, "epochs": cfg.train.epochs, "trustworthiness, trained": trustworthiness(x, z),
+               "trustworthiness, untrained": trustworthiness(x, z0),
+               "OT to prior, trained": metrics.latent_ot(torch.as_tensor(z), model.prior),
+               "OT to prior, untrained": metrics.latent_ot(torch.as_tensor(z0), model.prior),
+               "OT floor (prior vs prior)": prior_ot_floor(model.prior, len(z))}
+        for name, emb in baselines.items():
+            row[f"trustworthiness, {name}"] = trustworthiness(x, emb) if prior == "box" else np.nan
+        rows.append(row)
+    return SwissRollStudy(pd.DataFrame(rows), embeddings, roll, curves, baselines)
+
+
+def roll_summary(table: pd.DataFrame) -> str:
+    """The square embedding in words, from its numbers: where its trustworthiness falls between PCA
+    (a linear projection) and Isomap (an unrolling), and how close its codes are to the prior."""
+    t = table.set_index("prior").loc["box"]
+    trust, pca, iso = t["trustworthiness, trained"], t["trustworthiness, PCA"], t["trustworthiness, Isomap"]
+    where = ("below PCA's" if trust < pca else "as high as Isomap's: an unrolled roll" if trust >= iso - 0.01
+             else f"{(trust - pca) / (iso - pca):.0%} of the way from PCA's to Isomap's: neighbourhoods kept "
+                  "better than by a linear projection, but the roll is not unrolled as Isomap unrolls it")
+    ratio = t["OT to prior, trained"] / t["OT floor (prior vs prior)"]
+    return (f"Square prior: trustworthiness {trust:.3f}, {where} (PCA {pca:.3f}, Isomap {iso:.3f}); "
+            f"OT to the prior {ratio:.1f}× the prior-vs-prior floor "
+            + ("(the codes are as uniform as prior draws)." if ratio <= 1.0 else "(the codes fill the square less "
+               "evenly than prior draws)."))
+
+
+def converged(curve: list[float], tail: float = 0.2, tol: float = 0.1) -> bool:
+    """The loss has levelled off: the mean of the last ``tail`` of the epochs is within ``tol``
+    (relative) of the mean of the ``tail`` before it."""
+    k = max(1, int(len(curve) * tail))
+    if len(curve) < 2 * k:
+        return False
+    last, before = np.mean(curve[-k:]), np.mean(curve[-2 * k:-k])
+    return bool(abs(before - last) <= tol * abs(before))
 
 
 def check_swiss_roll(table: pd.DataFrame) -> None:
