@@ -50,6 +50,9 @@ def main(argv=None) -> int:
     w.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     w.add_argument("--out", required=True)
     w.add_argument("--keep-checkpoints", action="store_true")
+    w.add_argument("--reuse", action="append", default=[], metavar="FOLDER",
+                   help="another sweep folder: its complete runs with the same settings and code are copied, "
+                   "not retrained (e.g. the table's SAE and HAE rows for the ablation)")
     w.add_argument("--dry-run", action="store_true", help="list the runs the sweep would train and their state "
                    "in --out; submit and train nothing")
     w.add_argument("--launcher", default="local", help=f"where runs execute: {' or '.join(LAUNCHERS)} "
@@ -135,7 +138,7 @@ def _sweep(p, args, argv) -> int:
     opt = SlurmOptions(args.partition, args.gpus, args.cpus, args.time_min, args.concurrent, args.mem_gb)
     try:
         m = sweep(args.name, args.profile, seeds, args.out, args.sets, command, args.launcher, opt,
-                  args.keep_checkpoints, wait=not args.no_wait)
+                  args.keep_checkpoints, wait=not args.no_wait, reuse=args.reuse)
     except (LaunchError, ValueError) as err:
         p.exit(2, f"error: {err}\n")
     print(f"{len(m['complete'])} of {len(m['runs'])} runs complete ({m['status']}) in {m['duration_s']} s; "

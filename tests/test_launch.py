@@ -105,3 +105,22 @@ def test_stored_cluster_record_is_read_when_present(tmp_path):
     assert launch.stored_cluster_test(tmp_path) is None
     (tmp_path / launch.CLUSTER_RECORD).write_text(json.dumps({"check": "make cluster-test"}))
     assert launch.stored_cluster_test(tmp_path)["check"] == "make cluster-test"
+
+
+def test_reuse_copies_identical_complete_runs_instead_of_training(tmp_path, capsys):
+    """The ablation's Sinkhorn and Hungarian 'sample, β = 100' runs are the table's SAE and HAE on
+    the sphere: with --reuse they are copied from the table's folder, and only the others train."""
+    sets = [a for s in SMALL for a in ("--set", s)]
+    table, abl = tmp_path / "table", tmp_path / "ablation"
+    assert main(["sweep", "table", "--profile", "smoke", "--seeds", "0", *sets, "--out", str(table)]) == 0
+    assert main(["sweep", "ablation", "--profile", "smoke", "--seeds", "0", *sets, "--out", str(abl),
+                 "--reuse", str(table)]) == 0
+    manifest = json.loads((abl / "manifest.json").read_text())
+    assert sorted(manifest["reused"]) == sorted(r for r in manifest["runs"] if (table / r).exists())
+    assert len(manifest["reused"]) == 2 and set(manifest["reused"].values()) == {"table"}
+    for rel in manifest["reused"]:
+        assert (abl / rel / "metrics.json").read_bytes() == (table / rel / "metrics.json").read_bytes()
+    assert manifest["status"] == "complete" and not list(abl.rglob("*.copying"))
+    with pytest.raises(SystemExit):
+        main(["sweep", "ablation", "--profile", "smoke", "--out", str(tmp_path / "x"), "--reuse", str(tmp_path)])
+    assert "holds no sweep" in capsys.readouterr().err

@@ -67,7 +67,7 @@ class SlurmOptions:
 
 def sweep(name: str, profile: str, seed_list, out, overrides: list[str], command: str, launcher: str = "local",
           slurm: SlurmOptions | None = None, keep_checkpoints: bool = False, wait: bool = True,
-          progress: bool = True) -> dict:
+          progress: bool = True, reuse=()) -> dict:
     """Run (``local``) or submit (``slurm``) every run of sweep ``name``; return the manifest.
 
     With ``slurm`` and ``wait`` the call returns when no job of the sweep is queued or running;
@@ -76,8 +76,10 @@ def sweep(name: str, profile: str, seed_list, out, overrides: list[str], command
     """
     if launcher not in LAUNCHERS:
         raise LaunchError(f"--launcher must be one of {LAUNCHERS}, got {launcher!r}")
+    if reuse and launcher != "local":
+        raise LaunchError("--reuse works with --launcher local only (copy the runs into --out first on a cluster)")
     if launcher == "local":
-        return run_local(name, profile, seed_list, out, overrides, command, keep_checkpoints, progress)
+        return run_local(name, profile, seed_list, out, overrides, command, keep_checkpoints, progress, reuse)
     return submit_slurm(name, profile, seed_list, out, overrides, command, slurm or SlurmOptions(), keep_checkpoints,
                         wait)
 
@@ -85,24 +87,49 @@ def sweep(name: str, profile: str, seed_list, out, overrides: list[str], command
 # ----------------------------------------------------------------------------------- local side
 
 def run_local(name: str, profile: str, seed_list, out, overrides: list[str], command: str,
-              keep_checkpoints: bool = False, progress: bool = True) -> dict:
+              keep_checkpoints: bool = False, progress: bool = True, reuse=()) -> dict:
     """Train every run of the sweep here, one after another, updating ``out/manifest.json`` after
     each (``"status": "partial"`` until all are complete). Started again with the same arguments it
     skips the complete runs and resumes the cut one; results for results/stored/ are committed
-    without their checkpoints (metrics, configs and curves only)."""
+    without their checkpoints (metrics, configs and curves only).
+
+    ``reuse``: other sweep folders. A run that one of them holds complete, with the same settings
+    and code version (the same folder name), is copied instead of trained again; the manifest lists
+    it under ``reused`` with its source (its metrics keep the commit that trained it).
+    """
     cfgs = [set_values(c, overrides) for _, c in configs(name, profile, seed_list)]
     commit = git_sha()                    # the code that runs is the code at the start
     require_clean_for_stored(out, commit)
     out = Path(out).resolve()
+    reuse = [Path(r).resolve() for r in reuse]
+    for r in reuse:
+        if not (r / "manifest.json").exists():
+            raise LaunchError(f"--reuse {r} holds no sweep (no manifest.json)")
     out.mkdir(parents=True, exist_ok=True)
     manifest = _start_manifest(out, name, profile, seed_list, overrides, command, commit, cfgs, "local", None)
     job = TrainJob()
     for cfg in cfgs:
         t0 = time.time()
+        rel = _rel(cfg, out)
+        source = next((r for r in reuse if is_complete(r / rel)), None)
+        if source is not None and not is_complete(out / rel):
+            _copy_run(source / rel, out / rel)
+            manifest.setdefault("reused", {})[rel] = source.name
         job(to_dict(cfg), str(out), keep_checkpoints, progress=progress)
         manifest["duration_s"] = round(manifest["duration_s"] + time.time() - t0, 1)
         _finish_manifest(out, manifest)
     return _finish_manifest(out, manifest)
+
+
+def _copy_run(src: Path, dst: Path) -> None:
+    """Copy a complete run folder (metrics.json last, into a temporary folder renamed at the end, so
+    that a copy cut short is never mistaken for a complete run)."""
+    tmp = dst.with_name(dst.name + ".copying")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("metrics.json"))
+    shutil.copy2(src / "metrics.json", tmp / "metrics.json")
+    shutil.rmtree(dst, ignore_errors=True)
+    tmp.rename(dst)
 
 
 # ------------------------------------------------------------------------------------- the job
