@@ -85,7 +85,7 @@ def main(argv=None) -> int:
                          "(make cluster-test does)")
     work = Path(tempfile.mkdtemp(prefix="sae-cluster-"))
     one_thread = {**os.environ, "OMP_NUM_THREADS": "1"}
-    t0 = time.time()
+    t0, load_at_start = time.time(), round(os.getloadavg()[0], 2)
     steps = {}
     try:
         # 1. the smoke table as a job array
@@ -160,7 +160,9 @@ def main(argv=None) -> int:
                       sys.argv[1:] if argv is None else argv),
                   "commit": git_sha(), "machine": machine(), "slurm": slurm_version,
                   "jobs_per_sweep": len(jobs), "concurrent_jobs": int(CONCURRENT), "cpus_per_job": 1,
-                  "steps_s": steps, "duration_s": round(time.time() - t0, 1)}
+                  "steps_s": steps, "duration_s": round(time.time() - t0, 1),
+                  # other work on the machine while the check ran (e.g. a sweep in the background)
+                  "load_average_1min_at_start": load_at_start}
         Path(args.record).parent.mkdir(parents=True, exist_ok=True)
         Path(args.record).write_text(json.dumps(record, indent=1))
         print(f"wrote {args.record}")
