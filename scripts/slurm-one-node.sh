@@ -111,7 +111,8 @@ stop() {
         pidfile=$DIR/$d.pid
         if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
             kill "$(cat "$pidfile")"
-            for _ in $(seq 20); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.5; done
+            # slurmd waits for its job steps to wind down: allow it half a minute
+            for _ in $(seq 60); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.5; done
         fi
         rm -f "$pidfile"
     done
@@ -122,7 +123,8 @@ stop() {
         rm -f "$DIR/munged.started-here"
     fi
     for d in slurmd slurmctld slurmstepd; do
-        if pgrep -x "$d" >/dev/null; then log "$d is still running"; exit 1; fi
+        for _ in $(seq 20); do pgrep -x "$d" >/dev/null || break; sleep 0.5; done
+        if pgrep -x "$d" >/dev/null; then log "$d is still running ($(pgrep -x "$d" | tr '\n' ' '))"; exit 1; fi
     done
     log "stopped"
 }
