@@ -267,14 +267,37 @@ def stored_vs_build(runs: pd.DataFrame, build: list[Verdict], numbers: dict, lat
         columns={"ours": f"ours ({name})", "verdict": f"verdict ({name})"})
 
 
+def stored_ablation_vs_build(runs: pd.DataFrame, build: list[Verdict], numbers: dict, name: str) -> pd.DataFrame:
+    """Claim 5 judged on a stored ablation sweep, beside this build's verdict for it."""
+    stored = verdict_table([claim_sinkhorn_vs_hungarian(runs, numbers["iclr_table1"])])
+    stored["this build"] = [{v.claim: v.verdict for v in build}.get(5, "—")]
+    return stored[["claim", "statement", "paper", "ours", "verdict", "this build", "why"]].rename(
+        columns={"ours": f"ours ({name})", "verdict": f"verdict ({name})"})
+
+
+def differences(judged: pd.DataFrame, name: str) -> str:
+    """Which claims a stored sweep judges otherwise than this build (a table of stored_vs_build)."""
+    col = f"verdict ({name})"
+    differ = judged[judged[col] != judged["this build"]]
+    if differ.empty:
+        return f"{name}: every claim it can judge gets the same verdict as on this build."
+    return (f"{name} judges {len(differ)} claim(s) otherwise than this build: "
+            + "; ".join(f"claim {r.claim}: {r[col]} (this build: {r['this build']})" for _, r in differ.iterrows())
+            + ". The stored sweep is the larger experiment; where they disagree, its verdict is the one to read.")
+
+
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
     return pd.DataFrame([v.__dict__ for v in sorted(verdicts, key=lambda v: v.claim)])
 
 
 def show(verdicts: list[Verdict]):
     """The verdicts as a left-aligned, wrapped table for a chapter."""
-    return verdict_table(verdicts).style.set_properties(**{"text-align": "left", "white-space": "normal"}).hide(
-        axis="index")
+    return show_table(verdict_table(verdicts))
+
+
+def show_table(table: pd.DataFrame):
+    """A verdict table, left-aligned and wrapped, for a chapter."""
+    return table.style.set_properties(**{"text-align": "left", "white-space": "normal"}).hide(axis="index")
 
 
 def claim_sinkhorn_encoders(roll: SwissRollStudy, knn: KnnStudy) -> Verdict:

@@ -225,3 +225,13 @@ def test_deviations_are_read_from_the_configuration():
     assert dev.loc["latent dimension", ""] == "same"
     assert dev.loc["training digits", "ours (smoke)"] == sae.sizes("experiment", "smoke")["data"]["n_train"]
     assert dev.loc["epochs", ""] == "paper silent: our choice"
+
+
+def test_stored_sweeps_are_judged_beside_the_build_and_differences_said():
+    build = [report.Verdict(5, "s", "src", "p", "o", report.INCONCLUSIVE, "w")]
+    judged = report.stored_ablation_vs_build(ablation_runs(0.5), build, {"iclr_table1": ICLR1}, "abl")
+    assert judged.loc[0, "verdict (abl)"] == report.REPRODUCED and judged.loc[0, "this build"] == report.INCONCLUSIVE
+    said = report.differences(judged, "abl")
+    assert "claim 5: reproduced (this build: inconclusive at this scale)" in said
+    judged.loc[0, "this build"] = report.REPRODUCED
+    assert "same verdict" in report.differences(judged, "abl")
