@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= quick
 MATHJAX_VERSION := 3.2.2
-export SOURCE_DATE_EPOCH := 1546300800
+export SOURCE_DATE_EPOCH := 1767225600   # 2026-01-01: reproducible dates (Sphinx also sets the copyright year from it)
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 

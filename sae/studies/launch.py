@@ -386,6 +386,7 @@ def cost_estimate(epochs: int | None = None, seeds: int | None = None, stored: P
     need = plan("paper").groupby(["sweep", "model", "prior"], sort=False).size().rename("runs").reset_index()
     need["runs"] = need["runs"] * seeds // len(sizes("comparison", "paper")["seeds"])
     out = need.merge(per, on=["model", "prior"], how="left")      # a model costs the same in either sweep
+    out["runs_measured"] = out["runs_measured"].astype("Int64")
     out["h per run"] = (out["s/epoch"] * epochs + out["s outside epochs"]) / 3600
     out["h, all runs"] = out["h per run"] * out["runs"]
     total = pd.DataFrame([{"sweep": "all", "model": "", "prior": "", "runs": out["runs"].sum(),
