@@ -416,7 +416,7 @@ def swiss_roll_embeddings(x, position, embeddings: dict, baselines: dict, curves
             ax.plot(np.arange(1, len(loss) + 1), loss, label={"box": "square"}.get(prior, prior))
         ax.set(title="training loss (Sinkhorn term)", xlabel="epoch", yscale="log")
         ax.legend(fontsize=7)
-        fig.tight_layout()
+        fig.subplots_adjust(left=0.04, right=0.98, top=0.93, bottom=0.08, hspace=0.35, wspace=0.3)
     return fig
 
 

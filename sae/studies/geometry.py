@@ -6,6 +6,7 @@ the learned per-dimension code variance against the latent dimension.
 """
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,10 +133,10 @@ def roll_summary(table: pd.DataFrame) -> str:
              else f"{(trust - pca) / (iso - pca):.0%} of the way from PCA's to Isomap's: neighbourhoods kept "
                   "better than by a linear projection, but the roll is not unrolled as Isomap unrolls it")
     ratio = t["OT to prior, trained"] / t["OT floor (prior vs prior)"]
-    return (f"Square prior: trustworthiness {trust:.3f}, {where} (PCA {pca:.3f}, Isomap {iso:.3f}); "
-            f"OT to the prior {ratio:.1f}× the prior-vs-prior floor "
-            + ("(the codes are as uniform as prior draws)." if ratio <= 1.0 else "(the codes fill the square less "
-               "evenly than prior draws)."))
+    return textwrap.fill(f"Square prior: trustworthiness {trust:.3f}, {where} (PCA {pca:.3f}, Isomap {iso:.3f}); "
+                         f"OT to the prior {ratio:.1f}× the prior-vs-prior floor "
+                         + ("(the codes are as uniform as prior draws)." if ratio <= 1.0 else
+                            "(the codes fill the square less evenly than prior draws)."), 100)
 
 
 def converged(curve: list[float], tail: float = 0.2, tol: float = 0.1) -> bool:
