@@ -220,6 +220,19 @@ def test_fid_against_epochs_and_whether_the_ordering_settled(tmp_path):
     assert -1.0 <= order.loc[10, "τ vs paper (UAI rows)"] <= 1.0
 
 
+def test_a_resumed_sweep_names_its_commits_and_the_threads_its_runs_used(tmp_path):
+    _fake_sweep(tmp_path / "s", {10: list(range(len(comparison.TABLE_ROWS)))})
+    man = tmp_path / "s" / "manifest.json"
+    manifest = json.loads(man.read_text())
+    man.write_text(json.dumps({**manifest, "resumed": ["1" * 40], "status": "partial"}))
+    for k, metrics in enumerate(sorted((tmp_path / "s" / "runs").glob("*/metrics.json"))):
+        m = json.loads(metrics.read_text())
+        m["provenance"]["machine"] = {"torch_threads": 1 + k % 2}
+        metrics.write_text(json.dumps(m))
+    d = comparison.stored_sweep("table", "mnist_full", tmp_path).description
+    assert "at commit 0000000000 (resumed at 1111111111)" in d and "1/2 thread(s)" in d and "partial" in d
+
+
 def test_deviations_are_read_from_the_configuration():
     dev = comparison.deviations("smoke").set_index("setting")
     assert dev.loc["latent dimension", ""] == "same"

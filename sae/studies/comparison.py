@@ -82,7 +82,7 @@ def _row(metrics: dict, path, seed: int, beta: float, **labels) -> dict:
             "fid_se": metrics.get("fid_se", math.nan), "mmd_floor": metrics.get("latent_mmd_floor_x1000", math.nan),
             "fid_n_real": metrics.get("fid_n_real"), "fid_n_fake": metrics.get("fid_n_fake"),
             "code_variance": metrics.get("code_variance_mean"), "train_s": metrics["provenance"]["train_seconds"],
-            "path": str(path)}
+            "threads": metrics["provenance"].get("machine", {}).get("torch_threads"), "path": str(path)}
 
 
 def _run_all(name: str, profile: str, seed_list, progress: bool) -> pd.DataFrame:
@@ -219,11 +219,15 @@ class StoredSweep:
 
     @property
     def description(self) -> str:
-        """One line of provenance: command, commit, machine, duration, runs, FID sample sizes."""
+        """One line of provenance: command, commit (and the commits it was resumed at), machine,
+        torch threads of its runs, duration, runs, FID sample sizes."""
         m, r = self.manifest, self.runs
         state = "" if m.get("status", "complete") == "complete" else f" (partial: {len(r)} of {len(m['runs'])} runs)"
-        return (f"{self.name}: `{m['command']}` at commit {m['commit'][:10]}, {m['machine']['cpu_count']} CPUs, "
-                f"{m['machine'].get('torch_threads', '?')} thread(s), {m['duration_s'] / 60:.0f} min{state}; "
+        resumed = f" (resumed at {', '.join(c[:10] for c in m['resumed'])})" if m.get("resumed") else ""
+        threads = sorted({int(t) for t in r["threads"].dropna()}) if "threads" in r else []
+        threads = "/".join(map(str, threads)) or str(m["machine"].get("torch_threads", "?"))
+        return (f"{self.name}: `{m['command']}` at commit {m['commit'][:10]}{resumed}, {m['machine']['cpu_count']} "
+                f"CPUs, {threads} thread(s), {m['duration_s'] / 60:.0f} min{state}; "
                 f"{len(r)} runs, {r['fid_n_real'].iloc[0]} real vs {r['fid_n_fake'].iloc[0]} generated digits for FID")
 
 
