@@ -353,7 +353,9 @@ def cost_estimate(epochs: int | None = None, seeds: int | None = None, stored: P
 
     One line per (sweep, model, prior) and a total: runs, measured seconds per epoch (and outside
     the epochs: evaluation, FID), estimated hours per run and for all its runs at ``epochs`` ×
-    ``seeds`` (default: the paper profile's). A model is measured wherever it was run.
+    ``seeds`` (default: the paper profile's). A model is measured wherever it was run, from its
+    runs with the fewest torch threads (each run records its own; a sweep resumed with another
+    thread count holds both), and the ``threads`` column says how many that was.
     """
     epochs = epochs or sizes("experiment", "paper")["train"]["epochs"]
     seeds = seeds or len(sizes("comparison", "paper")["seeds"])
@@ -366,27 +368,32 @@ def cost_estimate(epochs: int | None = None, seeds: int | None = None, stored: P
         runs = [r for r in runs if json.loads((r / "config.json").read_text())["data"]["name"] == "mnist_full"]
         if not runs:
             continue
-        threads = manifest["machine"].get("torch_threads")
-        sources.append(f"{folder.name} ({len(runs)} runs, {manifest['machine']['cpu_count']} CPUs, "
-                       f"{threads} thread(s) per run, commit {manifest['commit'][:10]})")
+        threads = set()
         for r in runs:
             cfg = json.loads((r / "config.json").read_text())
             curve = json.loads((r / "curve.json").read_text())
             m = json.loads((r / "metrics.json").read_text())["provenance"]
-            per_epoch = float(np.median([c["seconds"] for c in curve]))
-            measured.append({"model": cfg["model"], "prior": cfg["prior"],
-                             "s/epoch": per_epoch,
+            t = m.get("machine", {}).get("torch_threads") or manifest["machine"].get("torch_threads")
+            threads.add(t)
+            measured.append({"model": cfg["model"], "prior": cfg["prior"], "threads": t,
+                             "s/epoch": float(np.median([c["seconds"] for c in curve])),
                              "s outside epochs": max(0.0, m["wall_seconds_this_process"] - m["train_seconds"])})
+        sources.append(f"{folder.name} ({len(runs)} runs, {manifest['machine']['cpu_count']} CPUs, "
+                       f"{'/'.join(str(t) for t in sorted(threads, key=str))} thread(s) per run, "
+                       f"commit {manifest['commit'][:10]})")
     if not measured:
         return None
-    per = (pd.DataFrame(measured).groupby(["model", "prior"], sort=False)
-           .agg(runs_measured=("s/epoch", "size"), **{"s/epoch": ("s/epoch", "median"),
-                                                      "s outside epochs": ("s outside epochs", "median")})
+    measured = pd.DataFrame(measured)
+    fewest = measured.groupby(["model", "prior"])["threads"].transform("min")
+    per = (measured[measured["threads"] == fewest].groupby(["model", "prior"], sort=False)
+           .agg(threads=("threads", "first"), runs_measured=("s/epoch", "size"),
+                **{"s/epoch": ("s/epoch", "median"), "s outside epochs": ("s outside epochs", "median")})
            .reset_index())
     need = plan("paper").groupby(["sweep", "model", "prior"], sort=False).size().rename("runs").reset_index()
     need["runs"] = need["runs"] * seeds // len(sizes("comparison", "paper")["seeds"])
     out = need.merge(per, on=["model", "prior"], how="left")      # a model costs the same in either sweep
     out["runs_measured"] = out["runs_measured"].astype("Int64")
+    out["threads"] = out["threads"].astype("Int64")
     out["h per run"] = (out["s/epoch"] * epochs + out["s outside epochs"]) / 3600
     out["h, all runs"] = out["h per run"] * out["runs"]
     total = pd.DataFrame([{"sweep": "all", "model": "", "prior": "", "runs": out["runs"].sum(),
