@@ -76,13 +76,24 @@ def configs(name: str, profile: str, seed_list=None) -> list[tuple[dict, object]
     raise ValueError(f"sweep must be 'table' or 'ablation', got {name!r}")
 
 
+def run_threads(provenance: dict) -> int | None:
+    """The torch thread count a run recorded in its provenance (None for runs made before it was)."""
+    return provenance.get("machine", {}).get("torch_threads")
+
+
+def threads_label(counts, default: str = "?") -> str:
+    """Thread counts as one label, e.g. "1/2" for a sweep resumed with more threads; ``default``
+    when none is known."""
+    return "/".join(str(t) for t in sorted({int(t) for t in counts if t is not None and t == t})) or default
+
+
 def _row(metrics: dict, path, seed: int, beta: float, **labels) -> dict:
     """One line of a results table (a run trained here or one of a stored sweep)."""
     return {**labels, "seed": seed, "beta": beta, **{k: metrics.get(k, math.nan) for k in METRICS},
             "fid_se": metrics.get("fid_se", math.nan), "mmd_floor": metrics.get("latent_mmd_floor_x1000", math.nan),
             "fid_n_real": metrics.get("fid_n_real"), "fid_n_fake": metrics.get("fid_n_fake"),
             "code_variance": metrics.get("code_variance_mean"), "train_s": metrics["provenance"]["train_seconds"],
-            "threads": metrics["provenance"].get("machine", {}).get("torch_threads"), "path": str(path)}
+            "threads": run_threads(metrics["provenance"]), "path": str(path)}
 
 
 def _run_all(name: str, profile: str, seed_list, progress: bool) -> pd.DataFrame:
@@ -224,8 +235,7 @@ class StoredSweep:
         m, r = self.manifest, self.runs
         state = "" if m.get("status", "complete") == "complete" else f" (partial: {len(r)} of {len(m['runs'])} runs)"
         resumed = f" (resumed at {', '.join(c[:10] for c in m['resumed'])})" if m.get("resumed") else ""
-        threads = sorted({int(t) for t in r["threads"].dropna()}) if "threads" in r else []
-        threads = "/".join(map(str, threads)) or str(m["machine"].get("torch_threads", "?"))
+        threads = threads_label(r["threads"] if "threads" in r else [], str(m["machine"].get("torch_threads", "?")))
         return (f"{self.name}: `{m['command']}` at commit {m['commit'][:10]}{resumed}, {m['machine']['cpu_count']} "
                 f"CPUs, {threads} thread(s), {m['duration_s'] / 60:.0f} min{state}; "
                 f"{len(r)} runs, {r['fid_n_real'].iloc[0]} real vs {r['fid_n_fake'].iloc[0]} generated digits for FID")

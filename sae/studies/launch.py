@@ -32,7 +32,7 @@ from ..engine.profiles import sizes
 from ..engine.store import CHECKPOINT_REMOVED, get_or_train, is_complete, run_dir
 from ..engine.train import write_json
 from ..utils import git_sha, machine, repo_root, require_clean_for_stored
-from .comparison import configs
+from .comparison import configs, run_threads, threads_label
 
 LAUNCHERS = ("local", "slurm")
 JOBS = "jobs.json"
@@ -373,13 +373,13 @@ def cost_estimate(epochs: int | None = None, seeds: int | None = None, stored: P
             cfg = json.loads((r / "config.json").read_text())
             curve = json.loads((r / "curve.json").read_text())
             m = json.loads((r / "metrics.json").read_text())["provenance"]
-            t = m.get("machine", {}).get("torch_threads") or manifest["machine"].get("torch_threads")
+            t = run_threads(m) or manifest["machine"].get("torch_threads")
             threads.add(t)
             measured.append({"model": cfg["model"], "prior": cfg["prior"], "threads": t,
                              "s/epoch": float(np.median([c["seconds"] for c in curve])),
                              "s outside epochs": max(0.0, m["wall_seconds_this_process"] - m["train_seconds"])})
         sources.append(f"{folder.name} ({len(runs)} runs, {manifest['machine']['cpu_count']} CPUs, "
-                       f"{'/'.join(str(t) for t in sorted(threads, key=str))} thread(s) per run, "
+                       f"{threads_label(threads)} thread(s) per run, "
                        f"commit {manifest['commit'][:10]})")
     if not measured:
         return None
