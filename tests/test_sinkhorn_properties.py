@@ -158,6 +158,7 @@ C0 = torch.rand(4, 5)
     (lambda: sae.sinkhorn(torch.rand(0, 5), eps=1.0), "C is empty"),
     (lambda: sae.sinkhorn(torch.tensor([[1.0, float("nan")]]), eps=1.0), "C contains NaN"),
     (lambda: sae.sinkhorn(torch.tensor([[1.0, float("inf")]]), eps=1.0), "C contains NaN or infinite"),
+    (lambda: sae.sinkhorn(torch.tensor([[1.0, -float("inf")], [float("inf"), 1.0]]), eps=1.0), "C contains NaN"),
     (lambda: sae.sinkhorn(torch.ones(2, 2, dtype=torch.long), eps=1.0), "floating-point"),
     (lambda: sae.sinkhorn(C0, eps=0.0), "eps must be a positive"),
     (lambda: sae.sinkhorn(C0, eps=-1.0), "eps must be a positive"),
@@ -194,3 +195,11 @@ def test_cuda_matches_cpu():
     x = torch.randn(64, 10, device="cuda", requires_grad=True)
     sae.sinkhorn_divergence(x, torch.randn(64, 10, device="cuda"), eps=0.1, max_iter=20).value.backward()
     assert torch.isfinite(x.grad).all()
+
+
+def test_finite_costs_whose_sum_overflows_are_accepted():
+    """The finiteness check sums C first; finite entries whose sum overflows must still pass."""
+    C = torch.full((2, 2), 3e38)
+    C[0, 0] = C[1, 1] = 0.0
+    assert torch.isinf(C.sum())
+    assert sae.sinkhorn(C, eps=1e37, max_iter=5).plan.shape == (2, 2)

@@ -178,6 +178,15 @@ def _weights(w: Tensor | None, n: int, name: str, like: Tensor) -> Tensor:
     return w.to(like.dtype).expand(like.shape[:-2] + (n,))
 
 
+def _all_finite(t: Tensor) -> bool:
+    """Whether every entry of t is finite, in one pass when it is: a sum is finite only if every
+    term is (a NaN or ±inf entry makes it NaN or ±inf), and a sum that is not, which finite
+    entries can also give by overflowing, is settled entry by entry. (``isfinite(t).all()``
+    alone is four passes over t: at n = 1024 it cost 7% of a 100-iteration solve.)"""
+    t = t.detach()
+    return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
+
+
 def _check(C: Tensor, eps: float, max_iter: int, tol: float | None, check_every: int, grad: str) -> None:
     if not isinstance(C, Tensor):
         raise ValueError(f"C must be a torch.Tensor, got {type(C).__name__}")
@@ -187,7 +196,7 @@ def _check(C: Tensor, eps: float, max_iter: int, tol: float | None, check_every:
         raise ValueError(f"C is empty: shape {tuple(C.shape)}")
     if not C.is_floating_point():
         raise ValueError(f"C must be a floating-point tensor, got {C.dtype}")
-    if not torch.isfinite(C).all():
+    if not _all_finite(C):
         raise ValueError("C contains NaN or infinite entries")
     if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a positive finite number, got {eps!r}")
@@ -312,7 +321,7 @@ def _iterate(C, a, b, eps, max_iter, tol, check_every, init):
     while n_iter < max_iter:
         k = min(check_every, max_iter - n_iter)
         if A is None:
-            K = torch.exp(alpha.unsqueeze(-1) + beta.unsqueeze(-2) - Ce)   # (…, N, M)
+            K = (alpha.unsqueeze(-1) + beta.unsqueeze(-2)).sub_(Ce).exp_()   # (…, N, M), no temporaries
             A, Bt = a.unsqueeze(-1) * K, (K * b.unsqueeze(-2)).transpose(-1, -2)   # weights folded in
             u, v = torch.ones_like(a), torch.ones_like(b)
         u1, v1, err = _scaling_block(A, Bt, b, u, k)
