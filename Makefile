@@ -37,7 +37,7 @@ _mathjax/tex-mml-chtml.js:
 	rm -rf .mathjax-tmp
 
 test: setup
-	$(PY) -m pytest -q -m "not browser"
+	$(PY) -m pytest -q -m "not browser" --durations=15
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not browser"
