@@ -149,22 +149,29 @@ def claim_sae_vs_vae_wae(runs: pd.DataFrame, iclr_rows: list[dict]) -> Verdict:
 
 
 def claim_latent_matching(runs: pd.DataFrame, iclr_rows: list[dict], factor: float = 2.0) -> Verdict:
-    """Claim 7: SAE's codes match the prior: its latent MMD×1000 is within ``factor`` of the
-    prior-vs-prior floor at the same sample size (the paper: 0.30 against a floor of 0.2)."""
+    """Claim 7: SAE's codes match the prior: on the paper's scale (the biased MMD², whose floor
+    for a perfect match at n points is 2(1 − E k)/n), its latent MMD×1000 is within ``factor`` of
+    that floor (the paper: 0.30 against a floor of 0.2 on 10K points, a ratio of 1.5).
+
+    The runs store the unbiased MMD² (``latent_mmd_x1000``), zero on average for a perfect match;
+    ``mmd_v_floor`` (:func:`sae.studies.comparison.mmd_v_floor_x1000`) is what the biased estimator
+    adds to it, so the ratio is (unbiased + floor) / floor. (An earlier rule divided by the 95%
+    quantile of unbiased prior-vs-prior values, a floor that is itself noise near 0.)"""
     sae_runs = runs[(runs["method"] == "sae") & (runs["prior"] == "sphere")]
     paper = f"SAE {_paper(iclr_rows, 'sae', 'sphere', 'mnist_mmd')}; floor 0.2 on 10K points (ICLR caption)"
-    if sae_runs["mmd_floor"].isna().any():
-        return Verdict(7, "SAE's aggregated posterior matches the prior (latent MMD)", "ICLR Table 2", paper, "—",
-                       NA, "these runs stored no prior-vs-prior floor")
-    ratio = bootstrap_means(sae_runs.assign(r=sae_runs["latent_mmd_x1000"] / sae_runs["mmd_floor"]),
-                            ["method"], "r", se=None)["sae"]
+    statement = "SAE's aggregated posterior matches the prior (latent MMD)"
+    if "mmd_v_floor" not in sae_runs or sae_runs["mmd_v_floor"].isna().any():
+        return Verdict(7, statement, "ICLR Table 2", paper, "—", NA, "these runs stored no test-set size for the floor")
+    biased = sae_runs["latent_mmd_x1000"] + sae_runs["mmd_v_floor"]
+    ratio = bootstrap_means(sae_runs.assign(r=biased / sae_runs["mmd_v_floor"]), ["method"], "r", se=None)["sae"]
     lo, hi = interval(ratio)
     v = REPRODUCED if hi <= factor else NOT if lo > factor else INCONCLUSIVE
-    return Verdict(7, "SAE's aggregated posterior matches the prior (latent MMD)", "ICLR Table 2", paper,
-                   f"SAE {sae_runs['latent_mmd_x1000'].mean():.3g} against a floor of {sae_runs['mmd_floor'].mean():.3g}: "
-                   f"ratio {ratio.mean():.2f} (95% interval {lo:.2f}–{hi:.2f})", v,
-                   f"rule: the ratio's 95% interval below {factor:g} reproduced (the paper's is 1.5), above it not "
-                   "reproduced, otherwise inconclusive")
+    return Verdict(7, statement, "ICLR Table 2", paper,
+                   f"SAE {biased.mean():.3g} (biased MMD²×1000 on {int(sae_runs['n_test'].iloc[0]):,} test codes) "
+                   f"against a floor of {sae_runs['mmd_v_floor'].mean():.3g}: ratio {ratio.mean():.1f} "
+                   f"(95% interval {lo:.1f}–{hi:.1f})", v,
+                   f"rule: on the paper's scale (biased MMD², floor 2(1 − E k)/n), the ratio's 95% interval below "
+                   f"{factor:g} reproduced (the paper's is 1.5), above it not reproduced, otherwise inconclusive")
 
 
 def claim_ordering(runs: pd.DataFrame, uai_rows: list[dict], n_perm: int = 10_000, seed: int = 0) -> Verdict:

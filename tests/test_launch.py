@@ -89,7 +89,8 @@ def test_cost_estimate_scales_measured_epochs(tmp_path):
     (folder / rel).mkdir(parents=True)
     (folder / "manifest.json").write_text(json.dumps({"sweep": "table", "complete": [rel], "commit": "abc" * 10,
                                                       "machine": {"cpu_count": 2, "torch_threads": 1}}))
-    (folder / rel / "config.json").write_text(json.dumps({"model": "sae", "prior": "sphere", "data": {"name": "mnist_full"}}))
+    (folder / rel / "config.json").write_text(json.dumps({"model": "sae", "prior": "sphere", "seed": 0, "beta": 100.0, "latent_dim": 10,
+                                                            "data": {"name": "mnist_full"}}))
     (folder / rel / "curve.json").write_text(json.dumps([{"seconds": 10.0}, {"seconds": 12.0}, {"seconds": 11.0}]))
     (folder / rel / "metrics.json").write_text(json.dumps({"provenance": {"wall_seconds_this_process": 133.0,
                                                                           "train_seconds": 33.0}}))

@@ -1,8 +1,10 @@
 """Verdict rules on synthetic tables: each verdict follows from the numbers, both ways."""
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import sae
 from sae import report
@@ -11,14 +13,15 @@ from sae.studies import comparison, launch
 
 def runs_table(fids, spread=1.0, se=0.5, seeds=3, mmd_ratio=1.2, keys=None):
     """One line per run: row k's seeds have FIDs fids[k] + spread·(−1, 0, 1, …), each with FID
-    sampling error ``se``, and latent MMD = mmd_ratio × its floor."""
+    sampling error ``se``, and a latent MMD whose biased value is mmd_ratio × the biased floor."""
     rows = []
     keys = keys or [(m, p, lab) for m, p, lab in comparison.TABLE_ROWS]
     offsets = [spread * (i - (seeds - 1) / 2) for i in range(seeds)]
     for (method, prior, label), fid in zip(keys, fids):
         for seed, off in enumerate(offsets):
             rows.append({"method": method, "prior": prior, "label": label, "seed": seed, "fid": fid + off,
-                         "fid_se": se, "latent_mmd_x1000": 0.3 * mmd_ratio, "mmd_floor": 0.3})
+                         "fid_se": se, "latent_mmd_x1000": 0.3 * (mmd_ratio - 1), "mmd_v_floor": 0.3,
+                         "n_test": 10_000})
     return pd.DataFrame(rows)
 
 
@@ -84,7 +87,7 @@ def test_latent_matching_against_the_floor():
     fids = [40.0] * len(comparison.TABLE_ROWS)
     assert report.claim_latent_matching(runs_table(fids, mmd_ratio=1.2), ICLR2).verdict == report.REPRODUCED
     assert report.claim_latent_matching(runs_table(fids, mmd_ratio=5.0), ICLR2).verdict == report.NOT
-    no_floor = runs_table(fids).assign(mmd_floor=float("nan"))
+    no_floor = runs_table(fids).assign(mmd_v_floor=float("nan"))
     assert report.claim_latent_matching(no_floor, ICLR2).verdict == report.NA
 
 
@@ -196,7 +199,7 @@ def _fake_sweep(folder, fids_by_epoch, kind="table", dataset="mnist_full"):
         rel = f"runs/{method}-{prior}-{dataset}-x"
         (folder / rel).mkdir(parents=True)
         (folder / rel / "config.json").write_text(json.dumps({"model": method, "prior": prior, "seed": 0, "beta": 1.0,
-                                                              "data": {"name": dataset}}))
+                                                              "latent_dim": 10, "data": {"name": dataset}}))
         curve = [{"epoch": e, "fid": f[k], "fid_se": 1.0} for e, f in fids_by_epoch.items()]
         (folder / rel / "curve.json").write_text(json.dumps(curve))
         (folder / rel / "metrics.json").write_text(json.dumps({"fid": curve[-1]["fid"], "fid_n_real": 10, "fid_n_fake": 10,
@@ -248,3 +251,22 @@ def test_stored_sweeps_are_judged_beside_the_build_and_differences_said():
     assert "claim 5: reproduced (this build: inconclusive at this scale)" in said
     judged.loc[0, "this build"] = report.REPRODUCED
     assert "same verdict" in report.differences(judged, "abl")
+
+
+def test_biased_mmd_floor_is_what_the_prior_scores_against_itself():
+    """The floor claim 7 adds (1000 · 2(1 − E k)/n): the closed form for the Gaussian prior, and the
+    mean biased MMD² between independent samples of the sphere prior."""
+    from sae.engine.metrics import mmd_bandwidth
+    from sae.models import make_prior
+
+    s2 = mmd_bandwidth(make_prior("gaussian", 10))       # z − z′ ~ N(0, 2I): E k = (1 + 2/σ²)^(−d/2)
+    assert comparison.mmd_v_floor_x1000("gaussian", 10, 10_000) == pytest.approx(
+        1000 * 2 * (1 - (1 + 2 / s2) ** -5) / 10_000, rel=0.01)
+    sphere, n = make_prior("sphere", 10), 300
+    g = torch.Generator().manual_seed(1)
+    k = lambda u, v: torch.exp(-torch.cdist(u, v) ** 2 / (2 * mmd_bandwidth(sphere)))
+    biased = []
+    for _ in range(40):                                   # the V-statistic, computed directly
+        x, y = (sphere.sample(n, g, dtype=torch.float64) for _ in range(2))
+        biased.append(1000 * (k(x, x).mean() + k(y, y).mean() - 2 * k(x, y).mean()).item())
+    assert np.mean(biased) == pytest.approx(comparison.mmd_v_floor_x1000("sphere", 10, n), rel=0.1)

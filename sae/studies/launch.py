@@ -23,7 +23,6 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -32,7 +31,7 @@ from ..engine.profiles import sizes
 from ..engine.store import CHECKPOINT_REMOVED, get_or_train, is_complete, run_dir
 from ..engine.train import write_json
 from ..utils import git_sha, machine, repo_root, require_clean_for_stored
-from .comparison import configs, run_threads, threads_label
+from .comparison import configs, load_sweep, threads_label
 
 LAUNCHERS = ("local", "slurm")
 JOBS = "jobs.json"
@@ -362,28 +361,20 @@ def cost_estimate(epochs: int | None = None, seeds: int | None = None, stored: P
     measured, sources = [], []
     stored = Path(stored) if stored is not None else repo_root() / "results" / "stored"
     for man in sorted(stored.glob("*/manifest.json")):
-        manifest = json.loads(man.read_text())
-        folder = man.parent
-        runs = [folder / r for r in manifest.get("complete", [])]
-        runs = [r for r in runs if json.loads((r / "config.json").read_text())["data"]["name"] == "mnist_full"]
-        if not runs:
+        manifest, runs = load_sweep(man.parent)
+        runs = runs[runs["dataset"] == "mnist_full"] if len(runs) else runs
+        if runs.empty:
             continue
-        threads = set()
-        for r in runs:
-            cfg = json.loads((r / "config.json").read_text())
-            curve = json.loads((r / "curve.json").read_text())
-            m = json.loads((r / "metrics.json").read_text())["provenance"]
-            t = run_threads(m) or manifest["machine"].get("torch_threads")
-            threads.add(t)
-            measured.append({"model": cfg["model"], "prior": cfg["prior"], "threads": t,
-                             "s/epoch": float(np.median([c["seconds"] for c in curve])),
-                             "s outside epochs": max(0.0, m["wall_seconds_this_process"] - m["train_seconds"])})
-        sources.append(f"{folder.name} ({len(runs)} runs, {manifest['machine']['cpu_count']} CPUs, "
+        # runs made before each run recorded its thread count ran with the manifest's
+        threads = runs["threads"].astype(object).where(runs["threads"].notna(), manifest["machine"].get("torch_threads"))
+        measured.append(runs.assign(threads=threads))
+        sources.append(f"{man.parent.name} ({len(runs)} runs, {manifest['machine']['cpu_count']} CPUs, "
                        f"{threads_label(threads)} thread(s) per run, "
                        f"commit {manifest['commit'][:10]})")
     if not measured:
         return None
-    measured = pd.DataFrame(measured)
+    measured = (pd.concat(measured, ignore_index=True)
+                .rename(columns={"method": "model", "s_per_epoch": "s/epoch", "s_outside_epochs": "s outside epochs"}))
     fewest = measured.groupby(["model", "prior"])["threads"].transform("min")
     per = (measured[measured["threads"] == fewest].groupby(["model", "prior"], sort=False)
            .agg(threads=("threads", "first"), runs_measured=("s/epoch", "size"),
