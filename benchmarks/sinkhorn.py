@@ -1,6 +1,6 @@
 """`make bench`: time sae.sinkhorn against POT (and GeomLoss) and write JSON.
 
-    python benchmarks/sinkhorn.py [--sizes 256 1024 4096] [--repeat 5] [--device cuda] [--no-memory] [--out FILE]
+    python benchmarks/sinkhorn.py [--sizes 256 1024 4096] [--repeat 5] [--device cuda] [--no-memory] [--no-steps] [--no-epochs] [--out FILE]
 
 Every library runs under the default allocator and thread settings of this process, alternating
 run by run. The JSON names the machine, settings, commit, command and duration; to keep it, run
@@ -27,6 +27,8 @@ def main(argv=None) -> int:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs (one process per case)")
     p.add_argument("--no-steps", action="store_true", help="skip the training-step timings (AE, WAE, HAE, SAE)")
+    p.add_argument("--no-epochs", action="store_true",
+                   help="skip the whole-epoch timings (AE and SAE on the paper profile's full MNIST)")
     p.add_argument("--out", default=None, help="JSON path (default results/bench/sinkhorn-<device>.json)")
     args = p.parse_args(argv)
     if args.out:
@@ -35,6 +37,8 @@ def main(argv=None) -> int:
                                  repeat=args.repeat, device=args.device, memory=not args.no_memory)
     if not args.no_steps:
         result["training_steps"] = bench.training_steps(device=args.device)
+    if not args.no_epochs:
+        result["training_epochs"] = bench.training_epochs(device=args.device)
     result["command"] = "python benchmarks/sinkhorn.py " + " ".join(sys.argv[1:] if argv is None else argv)
     out = args.out or repo_root() / "results" / "bench" / f"sinkhorn-{result['device']}.json"
     bench.save(result, out)

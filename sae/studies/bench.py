@@ -12,6 +12,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,9 +23,11 @@ import torch
 
 from ..engine.config import make_config
 from ..engine.profiles import DEFAULT
+from ..engine.train import train
 from ..models import MODELS, build_model
 from ..ot import sinkhorn
 from ..utils import git_sha, machine, repo_root
+from .comparison import table_config
 
 
 @dataclass
@@ -260,6 +263,9 @@ def table(result: dict) -> str:
     for r in result.get("training_steps", []):
         lines.append(f"training step {r['model']:6s} ({r['prior']}, batch {r['batch']}, L {r['L']}): "
                      f"{r['ms']:.1f} ms, {r['over_ae']:.2f}x AE" if "over_ae" in r else f"{r}")
+    for r in result.get("training_epochs", []):
+        lines.append(f"training epoch {r['model']:6s} ({r['prior']}, {r['data']}, batch {r['batch']}, L {r['L']}): "
+                     f"{r['s']:.2f} s, {r['over_ae']:.2f}x AE")
     return "\n".join(lines)
 
 
@@ -321,6 +327,33 @@ def training_steps(models=("ae", "wae", "hae", "sae"), batch: int = 128, repeat:
                      "hidden": list(cfg.hidden), "ms": ms, "over_" + models[0]: ms / base})
         if log:
             log(f"train step {name:6s} ({prior}): {ms:7.1f} ms ({ms / base:.2f}x {models[0]})")
+    return rows
+
+
+def training_epochs(models=(("ae", "sphere"), ("sae", "sphere")), rounds: int = 3, profile: str = "paper",
+                    device: str | None = None, log: Callable[[str], None] | None = print) -> list[dict]:
+    """Seconds of one whole training epoch through the engine (:func:`sae.engine.train.train`:
+    batches, binarisation, prior draws, the step, the optimiser, the progress bookkeeping) on the
+    ``profile``'s comparison data and settings (``paper``: full MNIST, batch 128, L = 50), the
+    measure the paper-scale sweeps pay. Models alternate round by round; medians over ``rounds``.
+    Evaluation and FID are left out (they are the same for every model)."""
+    times = {m: [] for m in models}
+    for _ in range(rounds):
+        for method, prior in models:
+            overrides = {"train": {"epochs": 1, "fid_every": 0, **({"device": device} if device else {})}}
+            cfg = table_config(profile, method, prior, 0, **overrides)
+            with tempfile.TemporaryDirectory() as d:
+                train(cfg, Path(d) / "run", progress=False, evaluate_fn=lambda *_: {})
+                times[(method, prior)].append(json.loads((Path(d) / "run" / "curve.json").read_text())[0]["seconds"])
+    base = float(np.median(times[models[0]]))
+    rows = []
+    for (method, prior), ts in times.items():
+        s = float(np.median(ts))
+        rows.append({"model": method, "prior": prior, "data": cfg.data.name, "batch": cfg.train.batch_size,
+                     "L": cfg.sinkhorn.max_iter, "s": s, "s_spread": [min(ts), max(ts)], "rounds": rounds,
+                     "over_" + models[0][0]: s / base})
+        if log:
+            log(f"train epoch {method:6s} ({prior}, {cfg.data.name}): {s:6.2f} s ({s / base:.2f}x {models[0][0]})")
     return rows
 
 
