@@ -109,9 +109,10 @@ def mmd_v_floor_x1000(prior: str, dim: int, n: int, draws: int = 4000) -> float:
     Our runs store the unbiased MMD², whose value for a perfect match is 0 on average (its "floor"
     is only noise). The ICLR caption's "empirical lower bound on 10K points is 0.2" fits the biased
     V-statistic instead, whose mean is 2(k(0) − E k)/n: 0.2×10⁻³ at n = 10,000 for a kernel
-    narrow enough that E k ≈ 0 (the paper's kernel is not stated). A run's biased value is its unbiased one plus (2 − k̄_codes − k̄_prior)/n; for
-    codes near the prior k̄_codes = E k up to the MMD itself, so adding this floor puts our numbers
-    on the paper's scale to within ~MMD/n (10⁻⁷ at n = 10,000)."""
+    narrow enough that E k ≈ 0 (the paper's kernel is not stated). A run's biased value is its
+    unbiased one plus (2 − k̄_codes − k̄_prior)/n; for codes near the prior k̄_codes = E k up to
+    the MMD itself, so adding this floor puts our numbers on the paper's scale to within ~MMD/n
+    (10⁻⁷ at n = 10,000)."""
     p = make_prior(prior, dim)
     z = p.sample(draws, torch.Generator().manual_seed(0), dtype=torch.float64)
     k = torch.exp(-torch.cdist(z, z) ** 2 / (2 * mmd_bandwidth(p)))
