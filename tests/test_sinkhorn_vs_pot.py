@@ -1,4 +1,6 @@
 """POT is the oracle: plans, costs, values, potentials and gradients in float64."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -98,7 +100,8 @@ def test_divergence_result_keeps_each_sub_problem(n, m, batch):
     torch.testing.assert_close(r.sharp, T("cost"))
     torch.testing.assert_close(r.regularized, T("value"))
     reg = sae.sinkhorn_divergence(x, y, kind="regularized", **kw)
-    torch.testing.assert_close(reg.value, r.regularized) and torch.testing.assert_close(reg.sharp, r.sharp)
+    torch.testing.assert_close(reg.value, r.regularized)
+    torch.testing.assert_close(reg.sharp, r.sharp)
     assert r.converged is True and r.marginal_error.shape == batch and (r.marginal_error < 1e-9).all()
     assert r.n_iter == max(p.n_iter for p in (r.xy, r.xx, r.yy)) < 5000
 
@@ -209,6 +212,30 @@ def test_sinkhorn_loss_batched_zero_symmetric_and_differentiable():
     xg = x.clone().requires_grad_()
     loss(xg, y).sum().backward()
     assert torch.isfinite(xg.grad).all() and xg.grad.abs().sum() > 0
+
+
+def test_library_defaults_converge_or_warn():
+    """`SinkhornLoss(eps=0.1)` with no iteration settings, on two clouds of 200 and 150 points in
+    5-d (one shifted by 1): the same value both ways and POT's converged debiased value, no
+    warning; at a ε it cannot reach in its budget it warns. A fixed `max_iter` alone never warns."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(200, 5, generator=g), torch.randn(150, 5, generator=g) + 1.0
+    loss = sae.SinkhornLoss(eps=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sae.ConvergenceWarning)
+        xy, yx = loss(x, y).item(), loss(y, x).item()
+        functional = sae.sinkhorn_divergence(x, y, eps=0.1)
+    assert xy == pytest.approx(yx, rel=1e-4) and functional.converged
+    T = lambda u, v: float(ot.sinkhorn2(ot.unif(len(u)), ot.unif(len(v)), ot.dist(u, v), 0.1, method="sinkhorn_log",
+                                        numItermax=3000, stopThr=1e-6, warn=False))   # its xx problems crawl below
+    xd, yd = x.double().numpy(), y.double().numpy()
+    pot = T(xd, yd) - 0.5 * (T(xd, xd) + T(yd, yd))
+    assert xy == pytest.approx(pot, rel=1e-4) and yx == pytest.approx(pot, rel=1e-4)
+    with pytest.warns(sae.ConvergenceWarning, match="did not converge in max_iter=1000"):
+        sae.SinkhornLoss(eps=1e-3)(x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sae.ConvergenceWarning)
+        sae.SinkhornLoss(eps=1e-3, max_iter=50)(x, y)          # the paper's fixed L: asked for, no warning
 
 
 @pytest.mark.parametrize("kw, match", [({"eps": 0.0}, "eps must be a positive"), ({"max_iter": 0}, "max_iter"),

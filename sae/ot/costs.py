@@ -8,6 +8,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+
+class NonFiniteError(ValueError):
+    """Points or costs hold NaN or infinite values (a diverged model's codes, typically); the
+    message names the argument. Training catches it and reports a diverged loss."""
+
 COSTS = ("sqeuclidean", "euclidean", "cosine", "geodesic")
 
 
@@ -20,7 +25,7 @@ def _check_points(x: Tensor, y: Tensor) -> None:
         if t.shape[-2] == 0:
             raise ValueError(f"{name} is empty: it has no points")
         if not torch.isfinite(t).all():
-            raise ValueError(f"{name} contains NaN or infinite values")
+            raise NonFiniteError(f"{name} contains NaN or infinite values")
     if x.dim() != y.dim():
         raise ValueError(f"x and y must both be batched or both unbatched, got {tuple(x.shape)} and {tuple(y.shape)}")
     if x.shape[-1] != y.shape[-1]:

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from .costs import COSTS, cost_matrix
-from .solver import SinkhornResult, sinkhorn
+from .solver import SinkhornResult, iteration_budget, sinkhorn
 
 __all__ = ["sinkhorn_cost", "sinkhorn_divergence", "SinkhornDivergenceResult", "SinkhornLoss", "exact_ot",
            "exact_plan"]
@@ -114,7 +114,7 @@ def _part(res: SinkhornResult, index) -> SinkhornResult:
 
 
 def sinkhorn_divergence(x: Tensor, y: Tensor, a: Tensor | None = None, b: Tensor | None = None, *,
-                        eps: float, max_iter: int = 100, tol: float | None = None, check_every: int = 10,
+                        eps: float, max_iter: int | None = None, tol: float | None = None, check_every: int = 10,
                         grad: Literal["unrolled", "envelope"] = "unrolled", cost: str = "sqeuclidean",
                         kind: Literal["sharp", "regularized"] = "sharp") -> SinkhornDivergenceResult:
     r"""Debiased Sinkhorn divergence S(x, y) = T(x, y) − ½T(x, x) − ½T(y, y) (UAI Eqs. 8 and 12).
@@ -131,9 +131,11 @@ def sinkhorn_divergence(x: Tensor, y: Tensor, a: Tensor | None = None, b: Tensor
         a ((N,) or (B, N) Tensor, optional), b ((M,) or (B, M) Tensor, optional): weights of equal
             total mass; uniform if None.
         eps (float): ε, in cost units (POT's ``reg``).
-        max_iter (int): L, the iterations of each sub-problem (all of them unless ``tol`` stops earlier).
+        max_iter (int, optional): L, the iterations of each sub-problem. Given alone: exactly L
+            (the paper's fixed L, no tolerance, no warning).
         tol (float, optional): stop a sub-problem once its marginal error < ``tol``, checked every
-            ``check_every`` iterations; None runs exactly ``max_iter`` (the paper's fixed L).
+            ``check_every`` iterations, and warn (``ConvergenceWarning``) if it never is. With
+            neither setting: ``tol = 1e-5`` within 1000 iterations (``sae.ot.iteration_budget``).
         check_every (int): block length of :func:`sae.sinkhorn`.
         grad (str): ``"unrolled"`` (through the iterations) or ``"envelope"``.
         cost (str): see :func:`sae.cost_matrix`.
@@ -197,9 +199,11 @@ class SinkhornLoss(torch.nn.Module):
 
     Args:
         eps (float): ε, in cost units (POT's ``reg``; GeomLoss's ``blur**p``).
-        max_iter (int): L, the iterations run (all of them unless ``tol`` stops earlier).
+        max_iter (int, optional): L, the iterations run. Given alone: exactly L, a fixed
+            computation graph (the paper's choice; SAE's configuration sets L = 50 this way).
         tol (float, optional): stop once the marginal error falls below it (checked every
-            ``check_every`` iterations). None: exactly ``max_iter`` iterations, the paper's choice.
+            ``check_every`` iterations) and warn (``ConvergenceWarning``) if it never does.
+            The default, with neither setting, converges: ``tol = 1e-5`` within 1000 iterations.
         cost (str): ``"sqeuclidean"`` (the paper's latent cost), ``"euclidean"``, ``"cosine"`` or
             ``"geodesic"``.
         kind (str): ``"sharp"`` (⟨P*, C⟩, the paper's) or ``"regularized"`` (with ε KL).
@@ -228,10 +232,11 @@ class SinkhornLoss(torch.nn.Module):
         0.0
     """
 
-    def __init__(self, *, eps: float = 0.1, max_iter: int = 50, tol: float | None = None, check_every: int = 10,
+    def __init__(self, *, eps: float = 0.1, max_iter: int | None = None, tol: float | None = None, check_every: int = 10,
                  cost: str = "sqeuclidean", kind: Literal["sharp", "regularized"] = "sharp",
                  grad: Literal["unrolled", "envelope"] = "unrolled"):
         super().__init__()
+        max_iter, tol = iteration_budget(max_iter, tol)
         if not (isinstance(eps, (int, float)) and eps > 0):
             raise ValueError(f"eps must be a positive number, got {eps!r}")
         if not (isinstance(max_iter, int) and max_iter >= 1):
@@ -283,8 +288,8 @@ def exact_plan(C: Tensor, a: Tensor | None = None, b: Tensor | None = None) -> T
 
     n, m = C.shape[-2:]
     Cd = C.detach().to(torch.float64).cpu()
-    a = torch.full((n,), 1.0 / n, dtype=torch.float64) if a is None else a.detach().to(torch.float64).cpu()
-    b = torch.full((m,), 1.0 / m, dtype=torch.float64) if b is None else b.detach().to(torch.float64).cpu()
+    a = torch.full((n,), 1.0 / n, dtype=torch.float64) if a is None else a.detach().to(torch.float64).cpu()  # cpu: POT's emd
+    b = torch.full((m,), 1.0 / m, dtype=torch.float64) if b is None else b.detach().to(torch.float64).cpu()  # cpu: POT's emd
     P = ot.emd(a, b, Cd, numItermax=max(100_000, 50 * n * m))
     return P.to(dtype=C.dtype, device=C.device)
 

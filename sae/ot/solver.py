@@ -41,14 +41,32 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-__all__ = ["sinkhorn", "SinkhornResult", "ConvergenceWarning", "round_plan"]
+from .costs import NonFiniteError
+
+__all__ = ["sinkhorn", "SinkhornResult", "ConvergenceWarning", "round_plan", "iteration_budget"]
+
+# What a caller gets who names neither ``max_iter`` nor ``tol``: iterate to a tolerance, and warn at
+# the cap (POT's ``sinkhorn`` stops at 1000 iterations too). The paper's fixed L is asked for by
+# naming ``max_iter`` alone, as SAE's configuration does.
+DEFAULT_TOL = 1e-5
+DEFAULT_MAX_ITER = 1000
+
+
+def iteration_budget(max_iter: int | None, tol: float | None) -> tuple[int, float | None]:
+    """(max_iter, tol) as the solver runs them: neither given, iterate to ``DEFAULT_TOL`` within
+    ``DEFAULT_MAX_ITER``; ``tol`` alone, to it within ``DEFAULT_MAX_ITER``; ``max_iter`` alone,
+    exactly that many iterations (a fixed L, no tolerance); both, as given."""
+    if max_iter is None:
+        return DEFAULT_MAX_ITER, DEFAULT_TOL if tol is None else tol
+    return max_iter, tol
 
 
 class ConvergenceWarning(UserWarning):
     """Sinkhorn stopped at ``max_iter`` before its marginal error fell below ``tol``.
 
-    Raised as a warning by :func:`sinkhorn` (and so by the divergences built on it) only when a
-    ``tol`` was asked for; the result is returned all the same, with ``converged = False``. Turn
+    Raised as a warning by :func:`sinkhorn` (and so by the divergences built on it) whenever a
+    tolerance is in force: one the caller gave, or the default one when neither ``max_iter`` nor
+    ``tol`` was given. A fixed ``max_iter`` alone never warns. The result is returned all the same, with ``converged = False``. Turn
     it into an error with ``warnings.simplefilter("error", sae.ConvergenceWarning)``.
     """
 
@@ -197,7 +215,7 @@ def _check(C: Tensor, eps: float, max_iter: int, tol: float | None, check_every:
     if not C.is_floating_point():
         raise ValueError(f"C must be a floating-point tensor, got {C.dtype}")
     if not _all_finite(C):
-        raise ValueError("C contains NaN or infinite entries")
+        raise NonFiniteError("C contains NaN or infinite entries")
     if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a positive finite number, got {eps!r}")
     if not (isinstance(max_iter, int) and max_iter >= 1):
@@ -216,7 +234,7 @@ def sinkhorn(
     b: Tensor | None = None,
     *,
     eps: float,
-    max_iter: int = 100,
+    max_iter: int | None = None,
     tol: float | None = None,
     check_every: int = 10,
     grad: Literal["unrolled", "envelope"] = "unrolled",
@@ -233,10 +251,12 @@ def sinkhorn(
         a ((N,) or (B, N) Tensor, optional): source weights, nonnegative (zeros allowed); uniform if None.
         b ((M,) or (B, M) Tensor, optional): target weights with the same total mass as ``a``.
         eps (float): absolute regularisation ε (POT's ``reg``; GeomLoss's ``blur**p``).
-        max_iter (int): iteration budget; the paper's fixed L.
+        max_iter (int, optional): iteration budget. Given alone (no ``tol``): exactly that many
+            iterations, a fixed computation graph, the paper's fixed L.
         tol (float, optional): stop once ‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁ < tol (checked every
-            ``check_every`` iterations) and warn if it never is. ``None`` runs exactly ``max_iter``
-            iterations, a fixed computation graph, as in the paper.
+            ``check_every`` iterations) and warn if it never is. With neither ``max_iter`` nor
+            ``tol`` the default is to converge: ``tol = 1e-5`` within 1000 iterations
+            (``iteration_budget``).
         check_every (int): block length: the marginal error is checked this often, and the kernel
             re-stabilised then if the scalings have drifted.
         grad (str): ``"unrolled"`` backpropagates through every iteration (the paper's choice);
@@ -254,7 +274,7 @@ def sinkhorn(
             ``max_iter``, ``check_every`` or ``tol``; an unknown ``grad``. The message names it.
 
     Warns:
-        ConvergenceWarning: ``tol`` was given and not reached within ``max_iter``.
+        ConvergenceWarning: a tolerance was in force (given, or the default) and not reached.
 
     References:
         Cuturi (2013), *Sinkhorn distances: lightspeed computation of optimal transport*;
@@ -267,6 +287,7 @@ def sinkhorn(
         >>> round(sinkhorn(C, eps=0.01).cost.item(), 6)
         0.0
     """
+    max_iter, tol = iteration_budget(max_iter, tol)
     _check(C, eps, max_iter, tol, check_every, grad)
     N, M = C.shape[-2:]
     a = _weights(a, N, "a", C)
