@@ -14,7 +14,7 @@ import sys
 import torch
 
 from sae.studies import bench
-from sae.utils import git_sha, repo_root, require_clean_for_stored
+from sae.utils import git_sha, require_clean_for_stored, results_root
 
 
 def main(argv=None) -> int:
@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     if not args.no_epochs:
         result["training_epochs"] = bench.training_epochs(device=args.device)
     result["command"] = "python benchmarks/sinkhorn.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    out = args.out or repo_root() / "results" / "bench" / f"sinkhorn-{result['device']}.json"
+    out = args.out or results_root() / "bench" / f"sinkhorn-{result['device']}.json"
     bench.save(result, out)
     print()
     print(bench.table(result))

@@ -6,12 +6,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from .engine.config import DATASETS, MODELS, PRIORS, PROFILES, make_config, set_values, to_dict
 from .engine.profiles import DEFAULT, sizes
 from .engine.store import get_or_train, is_complete, list_runs, remove_stale, run_dir
+from .engine.runlock import RunLocked
 from .engine.train import TrainingError
+from .utils import git_sha, machine, require_clean_for_stored, write_json
 from .studies.comparison import configs
+from .studies.fid_protocol import real_floor
 from .studies.launch import LAUNCHERS, LaunchError, SlurmOptions, status, sweep
 
 EPILOG = f"""models:   {', '.join(MODELS)}
@@ -40,6 +44,8 @@ def main(argv=None) -> int:
                    help="override any setting, e.g. sinkhorn.eps=10, train.epochs=3, data.root=/data/mnist")
     t.add_argument("--out", default=None, help="results root (default: results/ in the repository)")
     t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--wait", action="store_true", help="if another process is training this run, wait for it "
+                   "(default: stop with a message naming it)")
     t.add_argument("--dry-run", action="store_true", help="print the run's settings and folder; train nothing")
     w = sub.add_parser("sweep", help="train a whole table into a folder with a provenance manifest, here or as "
                        "SLURM jobs", description="Train every run of a table into --out. Started again with the "
@@ -49,6 +55,10 @@ def main(argv=None) -> int:
     w.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the profile's seeds")
     w.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     w.add_argument("--out", required=True)
+    w.add_argument("--extra-seeds", type=int, nargs="+", default=[], help="more seeds for the table rows whose "
+                   "comparisons the report's claims turn on (comparison.MORE_SEEDS_ROWS)")
+    w.add_argument("--jobs", type=int, default=1, help="runs trained at once here (--launcher local), each a "
+                   "process with OMP_NUM_THREADS threads (1 if unset)")
     w.add_argument("--keep-checkpoints", action="store_true")
     w.add_argument("--reuse", action="append", default=[], metavar="FOLDER",
                    help="another sweep folder: its complete runs with the same settings and code are copied, "
@@ -70,18 +80,25 @@ def main(argv=None) -> int:
     s_.add_argument("--no-wait", action="store_true", help="return once submitted; follow with --status")
     r = sub.add_parser("runs", help="list the runs of the store: complete, partial (resumable) or stale "
                        "(made by other code)")
-    r.add_argument("--root", default=None, help="results root (default: results/ in the repository)")
+    r.add_argument("--out", "--root", dest="out", default=None,
+                   help="results root, as train's --out (default: results/ in the repository)")
     r.add_argument("--remove-stale", action="store_true", help="delete the stale runs")
+    fl = sub.add_parser("floor", help="what real digits score against the test digits (FID, precision, recall) "
+                        "in the verdicts' features; written as JSON with its provenance")
+    fl.add_argument("--dataset", default="mnist_full", choices=[n for n in DATASETS if n.startswith("mnist")])
+    fl.add_argument("--out", required=True, help="the JSON file (under results/stored/ only from a clean tree)")
     args = p.parse_args(argv)
+    if args.command == "floor":
+        return _floor(args, argv)
     if args.command == "runs":
-        states = list_runs(args.root)
+        states = list_runs(args.out)
         for st in states:
             done = "?" if st.epochs_done is None else st.epochs_done
             print(f"{st.state:9s} {done!s:>4} epochs  {st.path}" + (f"  ({st.why})" if st.why else ""))
         counts = {k: sum(s.state == k for s in states) for k in ("complete", "partial", "stale")}
         print(", ".join(f"{v} {k}" for k, v in counts.items()))
         if args.remove_stale:
-            gone = remove_stale(args.root)
+            gone = remove_stale(args.out)
             print(f"removed {len(gone)} stale run folder(s)")
         return 0
     if args.command == "sweep":
@@ -100,13 +117,26 @@ def main(argv=None) -> int:
         print(run_dir(cfg, args.out))
         return 0
     try:
-        run = get_or_train(cfg, args.out, progress=not args.no_progress)
-    except (TrainingError, FileNotFoundError) as err:      # a diverging run, or a data folder that is missing
+        run = get_or_train(cfg, args.out, progress=not args.no_progress, wait=args.wait)
+    except (TrainingError, FileNotFoundError, RunLocked) as err:   # diverged, a missing data folder, another trainer
         p.exit(3, f"error: {err}\n")
     m = run.metrics
     summary = ", ".join(f"{k}={v:.4g}" for k, v in m.items() if isinstance(v, float))
     print(summary, file=sys.stderr)
     print(run_dir(cfg, args.out))
+    return 0
+
+
+def _floor(args, argv) -> int:
+    t0, commit = time.time(), git_sha()
+    require_clean_for_stored(args.out, commit)
+    rows = real_floor(args.dataset)
+    write_json(args.out, {"rows": rows, "command": "python -m sae " + " ".join(sys.argv[1:] if argv is None else argv),
+                          "commit": commit, "machine": machine(), "seconds": round(time.time() - t0, 1)})
+    for r in rows:
+        print(f"{r['against the test digits']}: FID {r['fid']:.2f} ± {r['fid_se']:.2f}, precision {r['precision']:.3f}, "
+              f"recall {r['recall']:.3f}", file=sys.stderr)
+    print(args.out)
     return 0
 
 
@@ -126,7 +156,7 @@ def _sweep(p, args, argv) -> int:
     seeds = args.seeds if args.seeds is not None else sizes("comparison", args.profile)["seeds"]
     if args.dry_run:
         try:
-            cfgs = [set_values(c, args.sets) for _, c in configs(args.name, args.profile, seeds)]
+            cfgs = [set_values(c, args.sets) for _, c in configs(args.name, args.profile, seeds, args.extra_seeds)]
         except ValueError as err:
             p.exit(2, f"error: {err}\n")
         for c in cfgs:
@@ -138,9 +168,12 @@ def _sweep(p, args, argv) -> int:
     opt = SlurmOptions(args.partition, args.gpus, args.cpus, args.time_min, args.concurrent, args.mem_gb)
     try:
         m = sweep(args.name, args.profile, seeds, args.out, args.sets, command, args.launcher, opt,
-                  args.keep_checkpoints, wait=not args.no_wait, reuse=args.reuse)
+                  args.keep_checkpoints, wait=not args.no_wait, reuse=args.reuse, jobs=args.jobs,
+                  extra_seeds=args.extra_seeds)
     except (LaunchError, ValueError) as err:
         p.exit(2, f"error: {err}\n")
+    for rel, why in m.get("failed", {}).items():
+        print(f"failed: {rel}: {why}", file=sys.stderr)
     print(f"{len(m['complete'])} of {len(m['runs'])} runs complete ({m['status']}) in {m['duration_s']} s; "
           f"manifest: {args.out}/manifest.json" + ("; follow with --status" if args.no_wait else ""))
     return 0 if m["status"] == "complete" or args.no_wait else 3

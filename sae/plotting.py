@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .engine.profiles import check_profile
-from .utils import git_sha, repo_root
+from .utils import figures_root, git_sha
 
 # One style for the whole book: sized for the page width of the HTML book (about 7 in).
 BOOK_RC = {
@@ -49,7 +49,7 @@ def save(fig, name: str, profile: str, config: dict | None = None, data: dict | 
     runs kernels with Agg, and matplotlib's rc_context can switch the inline backend's
     interactivity off), and then closed, so it is shown exactly once.
     """
-    folder = (Path(folder) if folder is not None else repo_root() / "figures") / check_profile(profile)
+    folder = (Path(folder) if folder is not None else figures_root()) / check_profile(profile)
     folder.mkdir(parents=True, exist_ok=True)
     for ext in formats:
         p = folder / f"{name}.{ext}"

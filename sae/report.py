@@ -9,17 +9,21 @@ and nothing in a verdict is typed in by hand.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
+from .engine.profiles import check_profile
 from .studies import comparison, simplex
 from .studies.evidence import Evidence
 from .studies.geometry import KnnStudy, SwissRollStudy
 from .studies.simplex import SimplexStudy
+from .utils import atomic_write, figures_root, git_sha
 
 REPRODUCED, PARTLY, NOT, NOT_RUN_HERE, NA = "reproduced", "partly", "not reproduced", "not run here", "not assessable"
 # (a sixth verdict, INCONCLUSIVE, is defined with the intervals below)
@@ -412,3 +416,13 @@ def not_run_here(numbers: dict) -> list[Verdict]:
     return [Verdict(c, text, src, paper, "—", NOT_RUN_HERE,
                     "needs CelebA images and an Inception network in local folders (nothing is downloaded)")
             for c, text, src, paper in todo]
+
+
+def save_json(table: pd.DataFrame, profile: str, folder: Path | None = None) -> Path:
+    """Write the verdict table as JSON beside the profile's figures
+    (``figures/<profile>/reproduction_report.json``), with the commit that computed it."""
+    path = (Path(folder) if folder is not None else figures_root()) / check_profile(profile) / "reproduction_report.json"
+    with atomic_write(path, "w") as f:
+        f.write(json.dumps({"profile": profile, "commit": git_sha(), "verdicts": table.to_dict("records")},
+                           indent=1, default=str))
+    return path

@@ -1,7 +1,9 @@
 """Small shared helpers at the bottom of the package: repository paths and provenance."""
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import os
 import platform
 import subprocess
@@ -21,6 +23,26 @@ def repo_root() -> Path:
     if (here / "_config.yml").exists():
         return here
     return Path(os.environ.get("SAE_ROOT", Path.cwd())).resolve()
+
+
+def results_root() -> Path:
+    """Where runs, caches and benchmark output are written: ``$SAE_RESULTS`` or ``results/`` in
+    :func:`repo_root` (the test suite points it at a temporary folder). Stored results are always
+    read from the repository's ``results/stored``.
+
+    Returns:
+        pathlib.Path: an absolute path.
+    """
+    return Path(os.environ["SAE_RESULTS"]).resolve() if os.environ.get("SAE_RESULTS") else repo_root() / "results"
+
+
+def figures_root() -> Path:
+    """Where the chapters write their figures: ``$SAE_FIGURES`` or ``figures/`` in :func:`repo_root`.
+
+    Returns:
+        pathlib.Path: an absolute path.
+    """
+    return Path(os.environ["SAE_FIGURES"]).resolve() if os.environ.get("SAE_FIGURES") else repo_root() / "figures"
 
 
 @functools.lru_cache(maxsize=1)
@@ -72,3 +94,40 @@ def registrar(table: dict, kind: str):
         table[cls.name] = cls
         return cls
     return register
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode: str = "wb"):
+    """``with atomic_write(path) as f:`` writes a temporary file beside ``path`` (named for this
+    process, so concurrent writers never share one) and renames it over ``path`` when the block
+    ends; on an error the temporary file goes and ``path`` is untouched. Readers see the old file
+    or the new one, never half of one. The folder is created if needed.
+
+    Args:
+        path (str or pathlib.Path): the file to write.
+        mode (str): ``"wb"`` (binary) or ``"w"`` (text).
+
+    Yields:
+        file: the open temporary file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, mode) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path, obj) -> None:
+    """Write ``obj`` as indented JSON to ``path``, atomically (:func:`atomic_write`).
+
+    Args:
+        path (str or pathlib.Path): the file to write.
+        obj: anything :func:`json.dumps` takes.
+    """
+    with atomic_write(path, "w") as f:
+        f.write(json.dumps(obj, indent=1))

@@ -15,6 +15,15 @@ import torch
 torch.set_num_threads(min(2, int(os.environ.get("OMP_NUM_THREADS", "2"))))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _write_only_to_temporary_folders(tmp_path_factory):
+    """Runs, caches, benchmark output and figures go to a temporary folder for the whole session
+    (subprocesses and notebook kernels inherit it): the tests leave no trace in the repository."""
+    for var, name in (("SAE_RESULTS", "results"), ("SAE_FIGURES", "figures")):
+        os.environ[var] = str(tmp_path_factory.mktemp(name))
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _seeded():
     """Every test starts from the same global random state (torch, numpy, random): a test that draws

@@ -122,6 +122,36 @@ def test_one_file_spells_the_profiles():
                 assert not pattern.search("".join(cell["source"])), f"{nb.name} names a profile outside parameters"
 
 
+def _asserts_that_never_run(tree) -> list[int]:
+    """Lines where a checking call (``assert_*``, which returns None) stands after the first
+    operand of ``and``/``or``, or where ``assert`` tests a tuple (always true): checks that cannot fail."""
+    def checks(node):
+        f = node.func if isinstance(node, ast.Call) else None
+        name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+        return name.startswith("assert")
+    bad = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.BoolOp) and any(checks(v) for v in n.values[:-1])]
+    return bad + [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Assert) and isinstance(n.test, ast.Tuple)]
+
+
+def test_no_check_in_the_suite_is_dead():
+    """`assert_close(a, b) and assert_close(c, d)` never runs its second check (the first returns
+    None); the suite has none, and the rule finds one that is planted."""
+    planted = ast.parse("def t():\n    f(1) and g(2)\n    torch.testing.assert_close(x, y) and assert_close(z, w)\n"
+                        "    assert (a == b, 'why')\n")
+    assert _asserts_that_never_run(planted) == [3, 4]
+    found = {f"{p.name}:{line}" for p in sorted((ROOT / "tests").glob("*.py"))
+             for line in _asserts_that_never_run(ast.parse(p.read_text()))}
+    assert not found, f"checks that never run: {sorted(found)}"
+
+
+def test_the_suite_writes_only_to_temporary_folders():
+    """conftest points runs, caches and figures away from the repository for the whole session."""
+    from sae.utils import figures_root, repo_root, results_root
+
+    for where in (results_root(), figures_root()):
+        assert repo_root() not in where.parents and where != repo_root(), where
+
+
 def test_chapter_cells_are_thin():
     """Chapters call the package and show results: no code cell over 8 lines (logic lives in sae/)."""
     for nb in sorted((ROOT / "book").glob("*.ipynb")):
@@ -178,3 +208,49 @@ def test_the_readme_extension_example_is_one_class(restored_models):
     with pytest.raises(SystemExit) as exit_:
         main(["train", "--model", "wae_rbf", "--help"])
     assert exit_.value.code == 0
+
+
+FACTORIES = {"rand", "randn", "zeros", "ones", "empty", "full", "arange", "tensor", "as_tensor", "randperm", "randint",
+             "linspace", "eye", "rand_like"}
+ON_THE_MODELS_DEVICE = ["ot", "models", "engine/train.py", "engine/metrics.py", "engine/fid.py"]
+
+
+def _factories_without_a_device(path: Path) -> list[int]:
+    """Lines of ``torch.<factory>(...)`` calls that name no device, unless the tensor moves at once
+    (``.to(...)``), becomes a number (``.item()``, ``int(...)``, ...), or the line says why it stays
+    on the CPU (a comment ``# cpu: <why>``)."""
+    source = path.read_text()
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    bad = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in FACTORIES
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "torch"):
+            continue
+        if any(k.arg == "device" for k in node.keywords):
+            continue
+        up = parents.get(node)
+        if isinstance(up, ast.Attribute) and up.attr in ("to", "item", "tolist", "numpy", "cuda"):
+            continue
+        if isinstance(up, ast.Call) and isinstance(up.func, ast.Name) and up.func.id in ("int", "float", "bool"):
+            continue
+        if "# cpu:" in lines[node.lineno - 1]:
+            continue
+        bad.append(node.lineno)
+    return bad
+
+
+def test_every_tensor_the_package_creates_takes_its_device_from_its_inputs():
+    """A factory call without a device makes a CPU tensor; combined with a model's CUDA tensors it
+    stops the run (as SAE.match_targets once did). Each one moves at once or says why it stays."""
+    files = [p for part in ON_THE_MODELS_DEVICE for p in sorted((PKG / part).rglob("*.py") if (PKG / part).is_dir()
+                                                                 else [PKG / part])]
+    found = [f"{p.relative_to(ROOT)}:{line}" for p in files for line in _factories_without_a_device(p)]
+    assert not found, f"tensors made on the CPU beside a model that may live elsewhere: {found}"
+    planted = PKG.parent / "tests" / "_planted_factory.py"
+    try:
+        planted.write_text("import torch\n\ndef f(z):\n    return z - torch.rand(z.shape)\n")
+        assert _factories_without_a_device(planted) == [4]
+    finally:
+        planted.unlink()

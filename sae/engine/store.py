@@ -4,11 +4,12 @@
     results/runs/<model>-<prior>-<dataset>-<config hash>-<code version>/
         config.json   checkpoint.pt   curve.json   metrics.json (written last: marks completion)
 
-The *code version* (:mod:`sae.engine.version`) hashes the source files that train and evaluate a
-run: the solver, the models, the engine but for this file, the profile table and the version
-module itself. After any edit to
-them the same command finds no folder of its own and trains a new run; the old folder is then
-*stale*, listed by ``python -m sae runs`` and removed by ``python -m sae runs --remove-stale``.
+A run's identity is its settings (the config hash) and the code it executes (the *code version*,
+:mod:`sae.engine.version`: the solver, the engine, and of the registered models, priors and data
+sets only the ones the run uses). After an edit to that code the same command finds no folder of
+its own and trains a new run; the old folder is then *stale*, listed by ``python -m sae runs`` and
+removed by ``python -m sae runs --remove-stale``. Adding a model, prior or data set makes no run
+stale. One process trains a run at a time (``.lock`` in its folder, :mod:`sae.engine.runlock`).
 Results kept under ``results/stored/`` carry the commit that made them and keep loading as they are.
 """
 from __future__ import annotations
@@ -19,22 +20,24 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..models import build_model
-from ..utils import repo_root
+from ..utils import atomic_write, results_root
 from . import data as data_mod
 from .config import ExperimentConfig, from_dict
 from .profiles import PROFILES
-from .train import train
-from .version import current_version
+from .runlock import LOCK
+from .train import SAMPLES, train
+from .version import current_version, run_keys
 
 RUNS = "runs"
 LEGACY = PROFILES      # the layout before code versions kept runs in one folder per profile
 
 
-def _current_version() -> str:
-    return current_version()
+def _current_version(cfg: ExperimentConfig) -> str:
+    return current_version(run_keys(cfg))
 
 
 @dataclass
@@ -45,12 +48,29 @@ class Run:
     curve: list
 
     def model(self, device="cpu"):
-        """The trained model, rebuilt from the config and the checkpoint (tensors only are unpickled)."""
+        """The trained model, rebuilt from the config and the checkpoint, or from the half-precision
+        weights a stored run keeps (tensors only are unpickled)."""
         d = data_mod.load(self.cfg.data)
         m = build_model(self.cfg, d.shape, d.recon, len(d.x_train))
-        ckpt = torch.load(self.path / "checkpoint.pt", map_location=device, weights_only=True)
-        m.load_state_dict(ckpt["model"])
+        if (self.path / "checkpoint.pt").exists():
+            state = torch.load(self.path / "checkpoint.pt", map_location=device, weights_only=True)["model"]
+        elif (self.path / HALF_WEIGHTS).exists():
+            state = {k: v.float() if v.is_floating_point() else v for k, v in
+                     torch.load(self.path / HALF_WEIGHTS, map_location=device, weights_only=True).items()}
+        else:
+            raise FileNotFoundError(f"{self.path} keeps no weights (only a stored sweep's seed-0 runs do)")
+        m.load_state_dict(state)
         return m.to(device).eval()
+
+    def samples(self) -> dict[str, np.ndarray] | None:
+        """What the run kept for a reader (``samples``, ``interpolations`` in [0, 1], ``originals``),
+        or None for a run made before runs kept samples."""
+        if not (self.path / SAMPLES).exists():
+            return None
+        with np.load(self.path / SAMPLES) as z:
+            scale = float(z["scale"])
+            return {"samples": z["samples"].astype(np.float32) / scale,
+                    "interpolations": z["interpolations"].astype(np.float32) / scale, "originals": z["originals"]}
 
 
 def run_name(cfg: ExperimentConfig) -> str:
@@ -59,11 +79,19 @@ def run_name(cfg: ExperimentConfig) -> str:
 
 def run_dir(cfg: ExperimentConfig, root: Path | None = None) -> Path:
     """Where the run of ``cfg`` made by the current code lives."""
-    root = Path(root) if root is not None else repo_root() / "results"
-    return root / RUNS / f"{run_name(cfg)}-{_current_version()}"
+    root = Path(root) if root is not None else results_root()
+    return root / RUNS / f"{run_name(cfg)}-{_current_version(cfg)}"
 
 
 CHECKPOINT_REMOVED = "checkpoint.pt.done"     # a stored sweep's run whose weights were dropped to keep it small
+HALF_WEIGHTS = "weights-fp16.pt"               # the model's weights in half precision (a stored seed-0 run)
+
+
+def keep_half_weights(path: Path) -> None:
+    """Write the model weights of the run in ``path`` in half precision (for a stored sweep)."""
+    state = torch.load(Path(path) / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
+    with atomic_write(Path(path) / HALF_WEIGHTS) as f:
+        torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, f)
 
 
 def is_complete(path: Path) -> bool:
@@ -80,11 +108,12 @@ def load_run(path: Path) -> Run:
     return Run(cfg, path, json.loads((path / "metrics.json").read_text()), curve)
 
 
-def get_or_train(cfg: ExperimentConfig, root: Path | None = None, progress: bool = True) -> Run:
+def get_or_train(cfg: ExperimentConfig, root: Path | None = None, progress: bool = True, wait: bool = False) -> Run:
     """Load the run of ``cfg`` made by the current code if complete; otherwise train (or resume) it.
 
     A run of the same settings made by other code is never returned: it is stale, and a new run
-    is trained beside it (the message says so when ``progress`` is on).
+    is trained beside it (the message says so when ``progress`` is on). A run another process is
+    training makes this call wait for it (``wait``) or raise :class:`sae.engine.runlock.RunLocked`.
     """
     path = run_dir(cfg, root)
     if not is_complete(path):
@@ -93,7 +122,7 @@ def get_or_train(cfg: ExperimentConfig, root: Path | None = None, progress: bool
             if older:
                 print(f"code changed since {', '.join(older)}: training {path.name} anew "
                       "(`python -m sae runs --remove-stale` removes stale runs)", file=sys.stderr)
-        train(cfg, path, progress=progress)
+        train(cfg, path, progress=progress, wait=wait)
     return load_run(path)
 
 
@@ -105,7 +134,10 @@ class RunState:
     why: str = ""
 
 
-def _epochs_done(path: Path) -> int | None:
+UNREADABLE = "checkpoint unreadable: the run restarts from epoch 0 when asked for again"
+
+
+def epochs_done(path: Path) -> int | None:
     if (path / "curve.json").exists():
         return len(json.loads((path / "curve.json").read_text()))
     if (path / "checkpoint.pt").exists():
@@ -118,20 +150,30 @@ def _epochs_done(path: Path) -> int | None:
 
 def list_runs(root: Path | None = None) -> list[RunState]:
     """Every run folder under ``root`` with its state against the current code."""
-    root = Path(root) if root is not None else repo_root() / "results"
-    version = _current_version()
+    root = Path(root) if root is not None else results_root()
     out = []
     for p in sorted((root / RUNS).glob("*")) if (root / RUNS).is_dir() else []:
         if not p.is_dir():
             continue
+        try:
+            version = _current_version(from_dict(json.loads((p / "config.json").read_text())))
+        except FileNotFoundError:
+            out.append(RunState(p, "partial", None, "no config.json yet: starting, or cut before it was written"
+                                + (f"; {(p / LOCK).read_text(errors='replace')[:200]}" if (p / LOCK).exists() else "")))
+            continue
+        except (ValueError, KeyError, TypeError) as err:
+            out.append(RunState(p, "stale", epochs_done(p), f"its config.json no longer loads ({err})"))
+            continue
+        done = epochs_done(p)
         if not p.name.endswith("-" + version):
-            out.append(RunState(p, "stale", _epochs_done(p), f"made by code version {p.name.rsplit('-', 1)[-1]}, "
+            out.append(RunState(p, "stale", done, f"made by code version {p.name.rsplit('-', 1)[-1]}, "
                                 f"current is {version}"))
         else:
-            out.append(RunState(p, "complete" if is_complete(p) else "partial", _epochs_done(p)))
+            why = UNREADABLE if done is None and (p / "checkpoint.pt").exists() else ""
+            out.append(RunState(p, "complete" if is_complete(p) else "partial", done, why))
     for legacy in LEGACY:
         for p in sorted((root / legacy).glob("*")) if (root / legacy).is_dir() else []:
-            out.append(RunState(p, "stale", _epochs_done(p), "folder of the layout before code versions"))
+            out.append(RunState(p, "stale", epochs_done(p), "folder of the layout before code versions"))
     return out
 
 

@@ -11,23 +11,28 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
 from ..models import build_model
-from ..utils import git_sha, machine
+from ..ot import NonFiniteError
+from ..utils import atomic_write, git_sha, machine, write_json
 from . import data as data_mod
 from . import metrics as M
 from .config import ExperimentConfig, to_dict
 from .fid import mnist_feature_net
-from .version import current_version
+from .runlock import LOCK, RunLock
+from .version import code_version
 
 
 FID_BOOTSTRAP = 30          # resamplings behind each FID's standard error
+SAMPLES = "samples.npz"     # what every run keeps for a reader: prior samples and interpolations
 
 
 class TrainingError(RuntimeError):
@@ -46,44 +51,66 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(1_000_003 * seed + epoch)
 
 
-def write_json(path: Path, obj) -> None:
-    """Atomic: write a temporary file, then rename it over the target."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
-
-
 def _save_checkpoint(path: Path, model, opt, epoch: int, curve: list, cfg) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "curve": curve,
-                "config": to_dict(cfg)}, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as f:
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "curve": curve,
+                    "config": to_dict(cfg)}, f)
 
 
 def train(cfg: ExperimentConfig, run_dir: Path, progress: bool = True, stop_after_epoch: int | None = None,
-          evaluate_fn=None) -> dict:
+          evaluate_fn=None, wait: bool = False) -> dict:
     """Train (or resume) the run in ``run_dir``; return its metrics (also written to metrics.json).
 
+    One process trains a run at a time (:class:`sae.engine.runlock.RunLock`): another one holding
+    it makes this call wait (``wait``) or raise :class:`sae.engine.runlock.RunLocked` naming the
+    holder. A run another process completed meanwhile is returned, not trained again.
     ``stop_after_epoch`` ends the process's work early, as a kill would (for the resume test).
     """
     run_dir = Path(run_dir)
-    created = not run_dir.exists()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    failed_fresh = False
+    with RunLock(run_dir, wait=wait) as lock:
+        if (run_dir / "metrics.json").exists():
+            return json.loads((run_dir / "metrics.json").read_text())
+        fresh = not any(p.name != LOCK for p in run_dir.iterdir())
+        try:
+            return _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn, lock)
+        except BaseException as err:
+            # Leave nothing half-written behind on an error (a kill cannot get here: its checkpoint
+            # stays for the resume). A fresh run's files go, folder and all once the lock is
+            # released; in an older run only the unfinished outputs go.
+            if not isinstance(err, KeyboardInterrupt):
+                if fresh:
+                    for p in run_dir.iterdir():
+                        if p.name != LOCK:
+                            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+                    failed_fresh = True
+                else:
+                    (run_dir / "metrics.json").unlink(missing_ok=True)
+            raise
+        finally:
+            if failed_fresh:
+                lock.release()
+                try:
+                    run_dir.rmdir()              # only if no other process has put a lock there since
+                except OSError:
+                    pass
+
+
+def _load_checkpoint(path: Path, device) -> dict | None:
+    """The checkpoint in ``path``, or None when it is unreadable (truncated by a lost node or a
+    full disk): it is then moved aside and one line says the run restarts from scratch."""
     try:
-        return _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn)
-    except BaseException as err:
-        # Leave nothing half-written behind on an error (a kill cannot get here: its checkpoint stays
-        # for the resume). A run dir this call created is removed; in an older one the stale files go.
-        if not isinstance(err, KeyboardInterrupt):
-            if created:
-                shutil.rmtree(run_dir, ignore_errors=True)
-            else:
-                for name in ("metrics.json", "metrics.json.tmp", "checkpoint.pt.tmp"):
-                    (run_dir / name).unlink(missing_ok=True)
-        raise
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:            # torch raises RuntimeError, EOFError, pickle errors, ...
+        bad = path.with_name(path.name + ".unreadable")
+        os.replace(path, bad)
+        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        print(f"warning: {path} is unreadable ({reason}); moved to {bad.name}, the run restarts from epoch 0",
+              file=sys.stderr)
+        return None
 
 
-def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
+def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn, lock) -> dict:
     t_start, commit = time.time(), git_sha()          # the commit of the code that runs: taken at the start
     device = pick_device(cfg.train.device)
     data = data_mod.load(cfg.data)
@@ -94,8 +121,8 @@ def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
     ckpt_path = run_dir / "checkpoint.pt"
     start, curve = 0, []
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+    ckpt = _load_checkpoint(ckpt_path, device) if ckpt_path.exists() else None
+    if ckpt is not None:
         if ckpt["config"] != to_dict(cfg):
             raise ValueError(f"{ckpt_path} belongs to a different configuration; remove it or change --out")
         model.load_state_dict(ckpt["model"])
@@ -119,10 +146,8 @@ def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
             try:
                 out = model(x.to(device), z_prior.to(device), g)
                 loss = out["loss"]
-            except ValueError as err:       # the OT solvers refuse non-finite codes
-                if "NaN" not in str(err):
-                    raise
-                loss = torch.tensor(float("nan"))
+            except NonFiniteError:          # the OT solvers refuse non-finite codes: the loss diverged
+                loss = torch.tensor(float("nan"))      # cpu: only tested for finiteness
             if not torch.isfinite(loss):
                 raise TrainingError(
                     f"loss became {loss.item()} at epoch {epoch} step {step} (model={cfg.model}, "
@@ -147,6 +172,7 @@ def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
             if f is not None:
                 curve[-1].update(fid=f["fid"], fid_se=f["se"])
         _save_checkpoint(run_dir / "checkpoint.pt", model, opt, epoch + 1, curve, cfg)
+        lock.heartbeat()
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < cfg.train.epochs:
             bar.close()
             return {"stopped_after_epoch": epoch + 1}
@@ -155,7 +181,8 @@ def _train(cfg, run_dir, progress, stop_after_epoch, evaluate_fn) -> dict:
     if cfg.train.fid_every and "fid" in metrics:
         curve[-1].update(fid=metrics["fid"], fid_se=metrics["fid_se"])
     write_json(run_dir / "curve.json", curve)
-    metrics["provenance"] = {"commit": commit, "code_version": current_version(),
+    keep_samples(model, data, cfg, run_dir / SAMPLES)
+    metrics["provenance"] = {"commit": commit, "code_version": code_version(cfg),
                              "machine": machine(), "device": str(device),
                              "train_seconds": round(sum(c["seconds"] for c in curve), 2),
                              "wall_seconds_this_process": round(time.time() - t_start, 2),
@@ -170,19 +197,20 @@ def evaluate(model, data, cfg) -> dict:
     codes = M.embed(model, data.x_test)
     out = {"reconstruction_error": M.reconstruction_error(model, data.x_test),
            "reconstruction_kind": "summed BCE per image (binarised)" if data.recon == "bce" else "summed squared error",
-           "latent_mmd_x1000": M.latent_mmd_x1000(codes, model.prior, seed=cfg.seed),
-           "latent_mmd_floor_x1000": M.latent_mmd_floor_x1000(model.prior, len(codes), seed=cfg.seed),
+           "latent_mmd_x1000_by_bandwidth": (scan := M.latent_mmd_x1000_scan(codes, model.prior, seed=cfg.seed)),
+           "latent_mmd_x1000": scan["1"],
            "latent_ot": M.latent_ot(codes, model.prior, seed=cfg.seed),
            "code_variance_mean": codes.var(0).mean().item(),
            "n_test": len(data.x_test), **model.extra_metrics(data, codes)}
-    f = model_fid(model, data, cfg, n_boot=FID_BOOTSTRAP)
+    f = model_fid(model, data, cfg, n_boot=FID_BOOTSTRAP, precision_recall=True)
     if f is not None:
         out.update({"fid": f["fid"], "fid_se": f["se"], "fid_n_real": f["n_real"], "fid_n_fake": f["n_fake"],
-                    "fid_network": f["network"], "fid_network_test_accuracy": f["network_test_accuracy"]})
+                    "fid_network": f["network"], "fid_network_test_accuracy": f["network_test_accuracy"],
+                    "precision": f["precision"], "recall": f["recall"], "pr_k": f["pr_k"]})
     return out
 
 
-def model_fid(model, data, cfg, n_boot: int = 0) -> dict | None:
+def model_fid(model, data, cfg, n_boot: int = 0, precision_recall: bool = False) -> dict | None:
     """FID of ``model``'s prior samples (as many as test digits, Bernoulli means) against the test
     digits; None where FID is not defined (a non-generative model, or not labelled 28×28 digits).
     The samples depend on the seed only, so FIDs after different epochs compare like with like."""
@@ -199,5 +227,30 @@ def model_fid(model, data, cfg, n_boot: int = 0) -> dict | None:
         fake = torch.cat([model.decode(model.prior.sample(500, g).to(dev)).cpu()
                           for _ in range(math.ceil(len(data.x_test) / 500))])[:len(data.x_test)]
     model.train(was_training)
-    f = M.fid(net, data.x_test, fake, n_boot=n_boot, seed=cfg.seed)
+    f = M.fid(net, data.x_test, fake, n_boot=n_boot, seed=cfg.seed, pr_k=M.PR_K if precision_recall else None)
     return {**f, "network": info["network"], "network_test_accuracy": info["test_accuracy"]}
+
+
+def keep_samples(model, data, cfg, path: Path, n_samples: int = 64, n_paths: int = 8, n_steps: int = 10) -> None:
+    """Write what a reader needs to see the run without its weights (kilobytes, compressed):
+    ``samples`` (n_samples decoded prior draws), ``interpolations`` (n_paths rows of n_steps
+    decodings along the prior's path between the codes of two test examples) and the
+    ``originals`` (n_paths, 2) they start and end at. Images in [0, 1] are kept as uint8
+    (×255, rounded), other outputs as float16. All draws are seeded by the run's seed."""
+    g = torch.Generator().manual_seed(cfg.seed + 11)
+    was_training = model.training
+    model.eval()
+    dev = next(model.parameters()).device
+    with torch.no_grad():
+        samples = model.decode(model.prior.sample(n_samples, g).to(dev)).cpu()
+        pick = torch.randperm(len(data.x_test), generator=g)[:2 * n_paths].view(n_paths, 2)   # cpu: indexes CPU data
+        ends = model.embed(data.x_test[pick.flatten()].to(dev)).view(n_paths, 2, -1)
+        t = torch.linspace(0, 1, n_steps, device=dev)
+        paths = torch.stack([model.decode(model.prior.interpolate(a, b, t)) for a, b in ends]).cpu()
+    model.train(was_training)
+    images = data.x_test.dim() == 4 and bool(data.x_test.min() >= 0) and bool(data.x_test.max() <= 1)
+    pack = (lambda t: (t.clamp(0, 1) * 255).round().to(torch.uint8).numpy()) if images else \
+        (lambda t: t.to(torch.float16).numpy())
+    with atomic_write(path) as f:
+        np.savez_compressed(f, samples=pack(samples), interpolations=pack(paths), originals=pick.numpy(),
+                            scale=np.float32(255.0 if images else 1.0))

@@ -236,7 +236,7 @@ class SAE(Autoencoder):
         log P, then an assignment); the paper does not say how it samples, so this is our choice."""
         s = self.cfg.sinkhorn
         logp = torch.log(sinkhorn(C, eps=s.eps, max_iter=s.max_iter).plan.clamp_min(1e-30))
-        u = torch.rand(logp.shape, generator=generator, dtype=logp.dtype).clamp(1e-12, 1 - 1e-12)
+        u = torch.rand(logp.shape, generator=generator, dtype=logp.dtype).to(logp.device).clamp(1e-12, 1 - 1e-12)
         _, cols = linear_sum_assignment(-(logp - torch.log(-torch.log(u))).cpu().numpy())
         return torch.as_tensor(cols, device=C.device)
 

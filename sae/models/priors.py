@@ -67,7 +67,7 @@ class Gaussian(Prior):
         self.std = std
 
     def sample(self, n, generator=None, device="cpu", dtype=torch.float32):
-        return (self.std * torch.randn(n, self.dim, generator=generator, dtype=dtype)).to(device)
+        return (self.std * torch.randn(n, self.dim, generator=generator, dtype=dtype)).to(device)  # cpu: then moved
 
 
 @register
@@ -77,7 +77,7 @@ class UniformSphere(Prior):
     min_dim = 2
 
     def sample(self, n, generator=None, device="cpu", dtype=torch.float32):
-        return self.head(torch.randn(n, self.dim, generator=generator, dtype=dtype)).to(device)
+        return self.head(torch.randn(n, self.dim, generator=generator, dtype=dtype)).to(device)  # cpu: then moved
 
     def head(self, h):
         return h / h.norm(dim=-1, keepdim=True).clamp_min(1e-12)
@@ -130,7 +130,7 @@ class UniformBox(Prior):
         self.low, self.high = low, high
 
     def sample(self, n, generator=None, device="cpu", dtype=torch.float32):
-        u = torch.rand(n, self.dim, generator=generator, dtype=dtype)
+        u = torch.rand(n, self.dim, generator=generator, dtype=dtype)     # cpu: the generator's device; moved below
         return (self.low + (self.high - self.low) * u).to(device)
 
 

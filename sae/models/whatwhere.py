@@ -55,12 +55,12 @@ def glimpse(canvas: Tensor, z_where: Tensor, size: int = PATCH) -> Tensor:
 
 def truncated_normal(n: int, dim: int, generator: torch.Generator, bound: float = 3.0) -> Tensor:
     """N(0, I) conditioned on every coordinate lying in [−bound, bound] (rejection, redrawn row-wise)."""
-    z = torch.randn(n, dim, generator=generator)
+    z = torch.randn(n, dim, generator=generator)              # cpu: a prior's draws, moved by its sampler
     while True:
         bad = (z.abs() > bound).any(1)
         if not bad.any():
             return z
-        z[bad] = torch.randn(int(bad.sum()), dim, generator=generator)
+        z[bad] = torch.randn(int(bad.sum()), dim, generator=generator)      # cpu: as above
 
 
 class WhatWhereEncoder(nn.Module):
@@ -101,7 +101,7 @@ class WhatWhereDecoder(nn.Module):
 def centre_of_mass(canvas: Tensor) -> Tensor:
     """Intensity-weighted centre of each canvas in [−1, 1] coordinates (x, y): the no-model baseline."""
     side = canvas.shape[-1]
-    c = (torch.arange(side, dtype=canvas.dtype) + 0.5) / side * 2 - 1
+    c = (torch.arange(side, dtype=canvas.dtype, device=canvas.device) + 0.5) / side * 2 - 1
     w = canvas[:, 0]
     m = w.sum((1, 2)).clamp_min(1e-12)
     return torch.stack([(w.sum(1) * c).sum(1) / m, (w.sum(2) * c).sum(1) / m], 1)

@@ -26,7 +26,7 @@ from ..engine.profiles import DEFAULT
 from ..engine.train import train
 from ..models import MODELS, build_model
 from ..ot import sinkhorn
-from ..utils import git_sha, machine, repo_root
+from ..utils import git_sha, machine, repo_root, write_json
 from .comparison import table_config
 
 
@@ -271,12 +271,8 @@ def table(result: dict) -> str:
 
 def save(result: dict, path: Path) -> Path:
     """Write the result as JSON atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(path)
-    return path
+    write_json(path, result)
+    return Path(path)
 
 
 def load_stored(folder: Path | None = None) -> list[dict]:

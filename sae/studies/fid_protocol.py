@@ -19,17 +19,21 @@ feature network.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pandas as pd
 import torch
 from scipy.stats import kendalltau
 from torch import nn
 
+from ..engine.config import DataConfig
 from ..engine.data import load
 from ..engine.fid import mnist_feature_net
-from ..engine.metrics import binarise, fid
+from ..engine.metrics import PR_K, binarise, fid
 from ..engine.store import get_or_train
+from ..utils import repo_root
 from .comparison import configs
 
 WHAT = ("Bernoulli means", "thresholded at 0.5", "Bernoulli samples", "reconstructions")
@@ -103,3 +107,30 @@ def study(profile: str, seed: int = 0, n_boot: int = 30) -> FidProtocolStudy:
     tau = pd.DataFrame([[kendalltau(cols[a], cols[b])[0] for b in cols.columns] for a in cols.columns],
                        index=names, columns=names)
     return FidProtocolStudy(table, pd.DataFrame(floors), tau, len(real), len(real))
+
+
+REAL_FLOOR = "real-floor-{dataset}.json"       # stored under results/stored/
+
+
+def real_floor(dataset: str = "mnist_full", n_boot: int = 30, seed: int = 0) -> list[dict]:
+    """What real digits score against the test digits, in the verdicts' features (the 128-unit
+    layer of the DigitCNN trained on ``dataset``): FID ± se and precision and recall (k =
+    :data:`sae.engine.metrics.PR_K`) of as many training digits as test digits, and of the test
+    digits binarised. A model cannot be expected to beat these; they set the scale of every
+    sample-quality number of the comparison."""
+    data = load(DataConfig(name=dataset, n_train=None, n_test=None))
+    net, info = mnist_feature_net(data)
+    real = data.x_test
+    out = []
+    for name, ref in (("training digits", data.x_train[:len(real)]), ("binarised test digits", binarise(real, 99))):
+        f = fid(net, real, ref, n_boot=n_boot, seed=seed, pr_k=PR_K)
+        out.append({"against the test digits": name, "fid": f["fid"], "fid_se": f["se"], "precision": f["precision"],
+                    "recall": f["recall"], "pr_k": f["pr_k"], "n_real": f["n_real"], "n_fake": f["n_fake"],
+                    "network": info["network"], "network_test_accuracy": info["test_accuracy"]})
+    return out
+
+
+def stored_real_floor(dataset: str = "mnist_full", stored: Path | None = None) -> dict | None:
+    """The stored :func:`real_floor` record (rows and provenance), or None when none is stored."""
+    path = (Path(stored) if stored is not None else repo_root() / "results" / "stored") / REAL_FLOOR.format(dataset=dataset)
+    return json.loads(path.read_text()) if path.exists() else None

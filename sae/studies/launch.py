@@ -20,7 +20,9 @@ import os
 import shutil
 import subprocess
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
@@ -28,9 +30,9 @@ import torch
 
 from ..engine.config import from_dict, set_values, to_dict
 from ..engine.profiles import sizes
-from ..engine.store import CHECKPOINT_REMOVED, get_or_train, is_complete, run_dir
-from ..engine.train import write_json
-from ..utils import git_sha, machine, repo_root, require_clean_for_stored
+from ..engine.store import (CHECKPOINT_REMOVED, UNREADABLE, epochs_done, get_or_train, is_complete, keep_half_weights,
+                            run_dir)
+from ..utils import git_sha, machine, repo_root, require_clean_for_stored, write_json
 from .comparison import configs, load_sweep, threads_label
 
 LAUNCHERS = ("local", "slurm")
@@ -66,8 +68,9 @@ class SlurmOptions:
 
 def sweep(name: str, profile: str, seed_list, out, overrides: list[str], command: str, launcher: str = "local",
           slurm: SlurmOptions | None = None, keep_checkpoints: bool = False, wait: bool = True,
-          progress: bool = True, reuse=()) -> dict:
-    """Run (``local``) or submit (``slurm``) every run of sweep ``name``; return the manifest.
+          progress: bool = True, reuse=(), jobs: int = 1, extra_seeds=()) -> dict:
+    """Run (``local``, ``jobs`` processes at once) or submit (``slurm``) every run of sweep
+    ``name``; return the manifest.
 
     With ``slurm`` and ``wait`` the call returns when no job of the sweep is queued or running;
     without ``wait`` it returns after submitting (``--status`` follows the jobs, a later call with
@@ -77,26 +80,35 @@ def sweep(name: str, profile: str, seed_list, out, overrides: list[str], command
         raise LaunchError(f"--launcher must be one of {LAUNCHERS}, got {launcher!r}")
     if reuse and launcher != "local":
         raise LaunchError("--reuse works with --launcher local only (copy the runs into --out first on a cluster)")
+    if not (isinstance(jobs, int) and jobs >= 1):
+        raise LaunchError(f"--jobs must be an integer >= 1, got {jobs!r}")
+    if jobs > 1 and launcher != "local":
+        raise LaunchError("--jobs is for --launcher local (SLURM runs one job per run; see --concurrent)")
     if launcher == "local":
-        return run_local(name, profile, seed_list, out, overrides, command, keep_checkpoints, progress, reuse)
+        return run_local(name, profile, seed_list, out, overrides, command, keep_checkpoints, progress, reuse, jobs,
+                         extra_seeds)
     return submit_slurm(name, profile, seed_list, out, overrides, command, slurm or SlurmOptions(), keep_checkpoints,
-                        wait)
+                        wait, extra_seeds)
 
 
 # ----------------------------------------------------------------------------------- local side
 
 def run_local(name: str, profile: str, seed_list, out, overrides: list[str], command: str,
-              keep_checkpoints: bool = False, progress: bool = True, reuse=()) -> dict:
-    """Train every run of the sweep here, one after another, updating ``out/manifest.json`` after
-    each (``"status": "partial"`` until all are complete). Started again with the same arguments it
-    skips the complete runs and resumes the cut one; results for results/stored/ are committed
-    without their checkpoints (metrics, configs and curves only).
+              keep_checkpoints: bool = False, progress: bool = True, reuse=(), jobs: int = 1,
+              extra_seeds=()) -> dict:
+    """Train every run of the sweep here, ``jobs`` processes at once, updating ``out/manifest.json``
+    after each (``"status": "partial"`` until all are complete). Started again with the same
+    arguments it skips the complete runs and resumes the cut ones; results for results/stored/ are
+    committed without their checkpoints (metrics, configs, curves and samples; seed 0 keeps its
+    weights in half precision). A run that fails is recorded under ``failed`` and the others go on.
+    With ``jobs`` > 1 each process uses ``OMP_NUM_THREADS`` threads (1 if unset) and a line per
+    finished run shows the progress.
 
     ``reuse``: other sweep folders. A run that one of them holds complete, with the same settings
     and code version (the same folder name), is copied instead of trained again; the manifest lists
     it under ``reused`` with its source (its metrics keep the commit that trained it).
     """
-    cfgs = [set_values(c, overrides) for _, c in configs(name, profile, seed_list)]
+    cfgs = [set_values(c, overrides) for _, c in configs(name, profile, seed_list, extra_seeds)]
     commit = git_sha()                    # the code that runs is the code at the start
     require_clean_for_stored(out, commit)
     out = Path(out).resolve()
@@ -105,19 +117,52 @@ def run_local(name: str, profile: str, seed_list, out, overrides: list[str], com
         if not (r / "manifest.json").exists():
             raise LaunchError(f"--reuse {r} holds no sweep (no manifest.json)")
     out.mkdir(parents=True, exist_ok=True)
-    manifest = _start_manifest(out, name, profile, seed_list, overrides, command, commit, cfgs, "local", None)
-    job = TrainJob()
+    manifest = _start_manifest(out, name, profile, seed_list, overrides, command, commit, cfgs, "local", None,
+                               extra_seeds)
+    manifest.pop("failed", None)
     for cfg in cfgs:
-        t0 = time.time()
         rel = _rel(cfg, out)
         source = next((r for r in reuse if is_complete(r / rel)), None)
         if source is not None and not is_complete(out / rel):
             _copy_run(source / rel, out / rel)
             manifest.setdefault("reused", {})[rel] = source.name
-        job(to_dict(cfg), str(out), keep_checkpoints, progress=progress)
+    todo = [c for c in cfgs if not is_complete(run_dir(c, out))]
+    t0, done = time.time(), 0
+
+    def finished(cfg, error: BaseException | None) -> None:
+        nonlocal done, t0
+        done += 1
+        if error is not None:
+            manifest.setdefault("failed", {})[_rel(cfg, out)] = f"{type(error).__name__}: {error}"[:500]
         manifest["duration_s"] = round(manifest["duration_s"] + time.time() - t0, 1)
+        t0 = time.time()
         _finish_manifest(out, manifest)
+        if jobs > 1 or error is not None:
+            print(f"[{done}/{len(todo)}] {'FAILED' if error else 'complete'} {_rel(cfg, out)}"
+                  + (f": {error}" if error else ""), flush=True)
+
+    job = TrainJob()
+    if jobs == 1:
+        for cfg in todo:
+            try:
+                job(to_dict(cfg), str(out), keep_checkpoints, progress=progress)
+                finished(cfg, None)
+            except Exception as err:       # a diverged run, a run another process holds, ...: the rest go on
+                finished(cfg, err)
+    else:
+        threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_worker_threads,
+                                 initargs=(threads,)) as pool:
+            running = {pool.submit(job, to_dict(c), str(out), keep_checkpoints, False): c for c in todo}
+            for fut in as_completed(running):
+                finished(running[fut], fut.exception())
     return _finish_manifest(out, manifest)
+
+
+def _worker_threads(threads: int) -> None:
+    """A sweep process's torch threads (set before it trains anything)."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    torch.set_num_threads(threads)
 
 
 def _copy_run(src: Path, dst: Path) -> None:
@@ -144,9 +189,11 @@ class TrainJob:
         if os.environ.get("SLURM_CPUS_PER_TASK"):
             torch.set_num_threads(int(os.environ["SLURM_CPUS_PER_TASK"]))
         run = get_or_train(from_dict(cfg), Path(out), progress=progress)
-        if not keep_checkpoints:
+        if not keep_checkpoints and (run.path / "checkpoint.pt").exists():
+            if run.cfg.seed == 0:
+                keep_half_weights(run.path)
             (run.path / CHECKPOINT_REMOVED).write_text("checkpoint removed to keep the stored result small\n")
-            (run.path / "checkpoint.pt").unlink(missing_ok=True)
+            (run.path / "checkpoint.pt").unlink()
         return str(run.path.relative_to(out))
 
     def checkpoint(self, *args, **kwargs):
@@ -204,12 +251,12 @@ def _executor(out: Path, name: str, opt: SlurmOptions):
 
 
 def submit_slurm(name: str, profile: str, seed_list, out, overrides: list[str], command: str, opt: SlurmOptions,
-                 keep_checkpoints: bool = False, wait: bool = True, poll_s: float = 5.0) -> dict:
+                 keep_checkpoints: bool = False, wait: bool = True, extra_seeds=(), poll_s: float = 5.0) -> dict:
     """Submit every run of the sweep that is neither complete nor already queued/running, as one
     job array; record the jobs in ``out/jobs.json``; with ``wait``, follow them to the end and write
     the manifest (status partial while any run is incomplete)."""
     opt.check()
-    cfgs = [set_values(c, overrides) for _, c in configs(name, profile, seed_list)]
+    cfgs = [set_values(c, overrides) for _, c in configs(name, profile, seed_list, extra_seeds)]
     commit = git_sha()
     require_clean_for_stored(out, commit)
     if shutil.which("sbatch") is None:
@@ -220,7 +267,8 @@ def submit_slurm(name: str, profile: str, seed_list, out, overrides: list[str], 
                           f"{', '.join(known) or 'none'}")
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    manifest = _start_manifest(out, name, profile, seed_list, overrides, command, commit, cfgs, "slurm", opt)
+    manifest = _start_manifest(out, name, profile, seed_list, overrides, command, commit, cfgs, "slurm", opt,
+                               extra_seeds)
     jobs = _read_jobs(out)
     live = _queue([j["job_id"] for j in jobs.values()])
     todo = [c for c in cfgs if not is_complete(run_dir(c, out))
@@ -249,10 +297,12 @@ def _read_jobs(out: Path) -> dict:
     return json.loads((out / JOBS).read_text()) if (out / JOBS).exists() else {}
 
 
-def _start_manifest(out, name, profile, seed_list, overrides, command, commit, cfgs, launcher, opt) -> dict:
+def _start_manifest(out, name, profile, seed_list, overrides, command, commit, cfgs, launcher, opt,
+                    extra_seeds=()) -> dict:
     previous = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else None
-    mine = {"sweep": name, "profile": profile, "seeds": list(seed_list), "overrides": list(overrides)}
-    if previous and any(previous[k] != v for k, v in mine.items()):
+    mine = {"sweep": name, "profile": profile, "seeds": list(seed_list), "overrides": list(overrides),
+            **({"extra_seeds": list(extra_seeds)} if extra_seeds else {})}
+    if previous and any(previous.get(k) != v for k, v in mine.items()):
         raise ValueError(f"{out} holds another sweep ({', '.join(f'{k}={previous[k]}' for k in mine)}); "
                          "give a new --out")
     manifest = previous or {**mine, "command": command, "commit": commit, "machine": machine(), "duration_s": 0.0,
@@ -296,8 +346,13 @@ def status(out, tail_lines: int = 8) -> list[RunStatus]:
     rows = []
     for rel in manifest["runs"]:
         job = jobs.get(rel, {}).get("job_id")
+        unreadable = (out / rel / "checkpoint.pt").exists() and epochs_done(out / rel) is None
         if is_complete(out / rel):
             rows.append(RunStatus(rel, "complete", job))
+        elif rel in manifest.get("failed", {}):
+            rows.append(RunStatus(rel, "failed", job, manifest["failed"][rel]))
+        elif unreadable and job not in live:
+            rows.append(RunStatus(rel, "cut", job, UNREADABLE))
         elif job in live:
             rows.append(RunStatus(rel, "queued" if live[job] in QUEUED else "running", job, live[job]))
         elif job is None:
