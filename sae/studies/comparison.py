@@ -19,11 +19,11 @@ import pandas as pd
 import torch
 from scipy.stats import kendalltau
 
-from ..engine.config import make_config, set_values
+from ..engine.config import make_config
 from ..engine.data import load
 from ..engine.metrics import mmd_bandwidth
 from ..engine.profiles import sizes
-from ..engine.store import get_or_train
+from ..engine.store import get_or_train, load_run
 from ..engine.train import TrainingError
 from ..models.priors import UniformSphere, make_prior
 from ..ot import exact_ot, sinkhorn_divergence
@@ -105,6 +105,7 @@ def _row(metrics: dict, path, seed: int, beta: float, **labels) -> dict:
     return {**labels, "seed": seed, "beta": beta, **{k: metrics.get(k, math.nan) for k in METRICS},
             "fid_se": metrics.get("fid_se", math.nan), "n_test": metrics.get("n_test"),
             "precision": metrics.get("precision", math.nan), "recall": metrics.get("recall", math.nan),
+            **{f"mmd_bw_{f}": v for f, v in metrics.get("latent_mmd_x1000_by_bandwidth", {}).items()},
             "mmd_v_floor": (mmd_v_floor_x1000(labels["prior"], labels["latent_dim"], metrics["n_test"])
                             if "n_test" in metrics else math.nan),
             "fid_n_real": metrics.get("fid_n_real"), "fid_n_fake": metrics.get("fid_n_fake"),
@@ -258,6 +259,7 @@ def load_sweep(folder) -> tuple[dict, pd.DataFrame]:
         metrics = json.loads((folder / rel / "metrics.json").read_text())
         rows.append(_row(metrics, folder / rel, cfg["seed"], cfg["beta"], method=cfg["model"], prior=cfg["prior"],
                          label=labels.get((cfg["model"], cfg["prior"]), cfg["model"]), dataset=cfg["data"]["name"],
+                         epochs=cfg["train"]["epochs"],
                          latent_dim=cfg["latent_dim"],
                          solver={m: s for s, m in SOLVER_MODEL.items()}.get(cfg["model"], cfg["model"]),
                          assignment="targets" if cfg.get("targets") else "sample"))
@@ -303,6 +305,12 @@ def stored_sweeps(kind: str = "table", dataset: str | None = None, root: Path | 
         if dataset is None or cfg["data"]["name"] == dataset:
             out.append(StoredSweep(man.parent.name, manifest, runs))
     return out
+
+
+def longest_sweep(kind: str, dataset: str, root: Path | None = None) -> StoredSweep | None:
+    """The stored sweep of this kind on this data set trained longest (most epochs), or None."""
+    found = stored_sweeps(kind, dataset, root)
+    return max(found, key=lambda s: int(s.runs["epochs"].max())) if found else None
 
 
 def stored_sweep(kind: str, dataset: str, root: Path | None = None) -> StoredSweep | None:
@@ -416,6 +424,33 @@ def model_gallery(profile: str, seed: int = 0) -> tuple[dict, dict]:
         name = f"{labels['label']} ({labels['prior'][0].upper()})"
         samples[name], paths[name] = s, p
     return samples, paths
+
+
+def stored_gallery(stored: "StoredSweep", seed: int = 0) -> tuple[dict, dict]:
+    """The samples and interpolations a stored sweep's runs kept (``samples.npz``: no model is
+    rebuilt or retrained), per row of seed ``seed`` with them: ({label: images}, {label: images}),
+    ten of each, in table order; empty for sweeps made before runs kept samples."""
+    samples, paths = {}, {}
+    runs = stored.runs
+    for method, prior, label in TABLE_ROWS:
+        hit = runs[(runs["method"] == method) & (runs["prior"] == prior) & (runs["seed"] == seed)]
+        kept = load_run(Path(hit["path"].iloc[0])).samples() if len(hit) else None
+        if kept is None:
+            continue
+        name = f"{label} ({prior[0].upper()})"
+        samples[name] = torch.as_tensor(kept["samples"][:10])
+        paths[name] = torch.as_tensor(kept["interpolations"][0])
+    return samples, paths
+
+
+def sample_quality(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per row: mean FID, precision and recall over its seeds (the runs that recorded them), the
+    second view of sample quality beside FID: precision is fidelity (share of samples on the real
+    digits' manifold), recall diversity (share of real digits on the samples' manifold)."""
+    have = runs.dropna(subset=["precision", "recall"])
+    out = have.groupby(["label", "prior"], sort=False)[["fid", "precision", "recall"]].mean()
+    out["seeds"] = have.groupby(["label", "prior"], sort=False)["seed"].count()
+    return out.reset_index()
 
 
 def step_times(profile: str) -> pd.DataFrame:
