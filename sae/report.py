@@ -287,7 +287,7 @@ def judged(records: list[dict], name: str) -> pd.DataFrame:
     verdicts for the same claims (from :func:`evidence_records`)."""
     build = {r["claim"]: r["verdict"] for r in records if r["evidence"] == "this build"}
     mine = [r for r in records if r["evidence"] == name]
-    return pd.DataFrame([{"claim": r["claim"], "statement": r["statement"], "paper": r["paper"],
+    return pd.DataFrame([{"claim": r["claim"], "statement": r["statement"], "paper": r["paper_number"],
                           f"ours ({name})": r["ours"], f"verdict ({name})": r["verdict"],
                           "this build": build.get(r["claim"], "—"), "why": r["rule"]} for r in mine])
 
@@ -348,7 +348,7 @@ def evidence_records(build: list[Verdict], numbers: dict, latent_dim: int, build
 def _record(v: Verdict, evidence: str, strength=None) -> dict:
     """One verdict on one evidence, as :func:`evidence_records` keeps it."""
     return {"claim": v.claim, "evidence": evidence, "strength": strength, "verdict": v.verdict,
-            "statement": v.statement, "paper": v.paper, "ours": v.ours, "rule": v.why, "numbers": v.numbers}
+            "statement": v.statement, "paper_number": v.paper, "ours": v.ours, "rule": v.why, "numbers": v.numbers}
 
 
 VERDICT_COLOURS = {REPRODUCED: "#d8f0d8", PARTLY: "#fff1c9", NOT: "#f8d7d3", INCONCLUSIVE: "#e8e8e8",
@@ -362,7 +362,7 @@ def summary(records: list[dict]) -> pd.DataFrame:
     for r in records:
         if r["claim"] not in best or r["strength"] > best[r["claim"]]["strength"]:
             best[r["claim"]] = r
-    return pd.DataFrame([{"claim": c, "statement": r["statement"], "paper": r["paper"], "evidence": r["evidence"],
+    return pd.DataFrame([{"claim": c, "statement": r["statement"], "paper": r["paper_number"], "evidence": r["evidence"],
                           "verdict": r["verdict"]} for c, r in sorted(best.items())])
 
 

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -100,3 +101,58 @@ def check_page(page: Path, screenshot: Path | None = None) -> dict:
     return {"page": str(page), "external": external, "math_in_source": refs.math, "math_typeset": typeset,
             "cell_errors": len(errors), "missing_images": missing, "dom_bytes": len(dom),
             "screenshot": str(screenshot) if screenshot else None}
+
+
+# What a reader sees of the layout, measured in the page itself: a probe script appended to a copy
+# of the page (beside it, so relative links hold) writes its findings into the DOM, which
+# --dump-dom returns. "cut": an output, table, code block or image wider than its box and clipped
+# (its content is lost); "scrolls": wider than its box with a sideways scroll bar; both count only
+# for elements a reader sees (a collapsed code input is not rendered).
+PROBE = """<script>
+window.addEventListener('load', () => setTimeout(() => {
+  const seen = el => el.offsetParent !== null && el.getBoundingClientRect().height > 0;
+  const name = el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string' ?
+      '.' + el.className.trim().split(/\\s+/).slice(0, 2).join('.') : '');
+  const cut = [], scrolls = [];
+  const vw = document.documentElement.clientWidth;
+  for (const el of document.querySelectorAll('.cell_output, .output, div.highlight, table, pre, img, .math')) {
+    if (!seen(el)) continue;
+    const over = el.scrollWidth - el.clientWidth, right = el.getBoundingClientRect().right - vw;
+    if (over <= 2 && right <= 2) continue;
+    const style = getComputedStyle(el);
+    const hides = ['hidden', 'clip'].includes(style.overflowX) || right > 2;
+    (hides ? cut : scrolls).push({el: name(el), over: Math.round(Math.max(over, right)),
+                                  top: Math.round(el.getBoundingClientRect().top + window.scrollY)});
+  }
+  const inputs = [...document.querySelectorAll('.cell_input')].filter(seen).length;
+  const summary = document.getElementById('verdict-summary');
+  const out = {cut, scrolls, visible_inputs: inputs, viewport: vw,
+               page_width: document.documentElement.scrollWidth,
+               summary_top: summary ? Math.round(summary.getBoundingClientRect().top + window.scrollY) : null};
+  const pre = document.createElement('pre');
+  pre.id = 'pagecheck-result'; pre.style.display = 'none'; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+}, 300));
+</script>"""
+
+
+def layout(page: Path, width: int = 1280, height: int = 900, screenshot: Path | None = None) -> dict:
+    """Cut and sideways-scrolling elements, visible code inputs and where the verdict summary
+    (an element with id ``verdict-summary``) starts, at a window ``width`` px wide."""
+    page = page.resolve()
+    probe = page.with_name(f".pagecheck-{page.name}")
+    html = page.read_text(errors="replace")
+    probe.write_text(html.replace("</body>", PROBE + "</body>") if "</body>" in html else html + PROBE)
+    try:
+        dom = _run([f"--window-size={width},{height}", "--virtual-time-budget=10000", "--dump-dom",
+                    probe.as_uri()]).stdout
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            _run([f"--window-size={width},{height * 2}", "--virtual-time-budget=10000", f"--screenshot={screenshot}",
+                  page.as_uri()])
+    finally:
+        probe.unlink(missing_ok=True)
+    found = re.search(r'<pre id="pagecheck-result"[^>]*>(.*?)</pre>', dom, re.S)
+    if not found:
+        raise RuntimeError(f"the layout probe did not report on {page.name} (the page did not finish loading?)")
+    return json.loads(unescape(found.group(1)))

@@ -2,6 +2,7 @@
 
 Run by `make book-test` after `make book` (CI does both). Screenshots land in _build/screenshots/.
 """
+import json
 import os
 from pathlib import Path
 
@@ -32,6 +33,14 @@ def test_page(page):
     if r["math_in_source"]:
         assert r["math_typeset"] >= r["math_in_source"], f"math not typeset: {r['math_typeset']} of {r['math_in_source']}"
     assert Path(r["screenshot"]).exists()
+    # The layout a reader meets at 1280 and 390 px, kept beside the screenshots (issue 22 makes
+    # "nothing cut or scrolling sideways" a rule once every page is fixed; today it is measured).
+    from pagecheck import layout
+
+    name = str(page.relative_to(HTML)).replace("/", "__")
+    shots = ROOT / "_build" / "screenshots"
+    found = {w: layout(page, w, screenshot=shots / f"{name}-{w}.png") for w in (1280, 390)}
+    (shots / f"{name}.layout.json").write_text(json.dumps(found, indent=1))
 
 
 def test_checker_catches_a_cdn_script_and_raw_math(tmp_path):
@@ -55,3 +64,41 @@ def test_every_saved_figure_is_shown_on_its_page():
         page = HTML / "book" / f"{nb_path.stem}.html"
         shown = page.read_text().count("<img")
         assert shown >= saves, f"{page.name}: {shown} images shown, {saves} figures saved"
+
+
+def _bad_layout_page(folder: Path) -> Path:
+    """A page built to break each layout rule: a table clipped by its box, a code block that
+    scrolls sideways, a visible code input, and the verdict summary far down the page."""
+    page = folder / "bad_layout.html"
+    wide = "<tr>" + "".join(f"<td>column {i} with a long heading</td>" for i in range(40)) + "</tr>"
+    page.write_text(
+        "<html><body style='margin:0'><div style='width:600px;overflow:hidden'><table>" + wide + "</table></div>"
+        "<div class='cell_input'><pre>import sae</pre></div>"
+        "<div style='width:600px'><pre style='overflow-x:auto'>" + "x" * 400 + "</pre></div>"
+        "<div style='height:3000px'></div><h2 id='verdict-summary'>Summary</h2></body></html>")
+    return page
+
+
+def test_layout_checker_catches_each_rule(tmp_path):
+    from pagecheck import layout
+
+    r = layout(_bad_layout_page(tmp_path), 1280)
+    assert [c["el"] for c in r["cut"]] == ["table"], r
+    assert any(s["el"] == "pre" for s in r["scrolls"]), r
+    assert r["visible_inputs"] == 1 and r["summary_top"] > 3000
+    ok = tmp_path / "ok.html"
+    ok.write_text("<html><body><h2 id='verdict-summary'>Summary</h2><table><tr><td>a</td></tr></table></body></html>")
+    r = layout(ok, 390)
+    assert not r["cut"] and not r["scrolls"] and r["visible_inputs"] == 0 and r["summary_top"] < 100
+
+
+REPORT = HTML / "book" / "08_report.html"
+
+
+@pytest.mark.skipif(not REPORT.exists(), reason="run `make book` first")
+def test_the_report_shows_no_code_input():
+    from pagecheck import layout
+
+    for width in (1280, 390):
+        r = layout(REPORT, width, screenshot=ROOT / "_build" / "screenshots" / f"08_report-{width}.png")
+        assert r["visible_inputs"] == 0, f"{width} px: {r['visible_inputs']} code inputs visible on the report"
