@@ -264,6 +264,19 @@ def fid_against_epochs(curves, title: str):
     return fig
 
 
+def tau_by_epoch(orders: dict, title: str):
+    """Kendall's τ of the FID ordering against the paper's, per recorded epoch, one line per sweep
+    (``orders[name]``: a table of :func:`sae.studies.comparison.ordering_by_epoch`)."""
+    with style():
+        fig, ax = plt.subplots(figsize=(WIDTH * 0.6, 2.6))
+        for name, order in orders.items():
+            ax.plot(order["epoch"], order["τ vs paper (UAI rows)"], marker="o", ms=3, label=name)
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.set(xlabel="epoch", ylabel="Kendall τ vs the paper", ylim=(-0.2, 1.0), title=title)
+        ax.legend(fontsize=7)
+    return fig
+
+
 # --------------------------------------------------------------------------- latent-geometry chapters
 
 def tsne_panels(panels: dict, colorbar: str = "digit", height: float = 3.2):

@@ -122,10 +122,19 @@ def test_ordering_claim_is_kendall_tau_with_a_permutation_p_value():
     assert p > 0.9 and "per seed -1.00, -1.00, -1.00" in v.ours
 
 
+def _variance(runs, var, spread=0.01):
+    return runs.assign(code_variance=[var.get(m, 1.0) + spread * (s - 1) for m, s in zip(runs["method"], runs["seed"])])
+
+
 def test_gaussian_variance_rule():
-    shrunk = {("sae", "gaussian"): 0.5, ("hae", "gaussian"): 0.6}
-    assert report.claim_gaussian_variance(table([1.0] * 14, var=shrunk), 10).verdict == report.REPRODUCED
-    assert report.claim_gaussian_variance(table([1.0] * 14), 10).verdict == report.NOT
+    fids = [50.0] * len(comparison.TABLE_ROWS)
+    shrunk = {"sae": 0.5, "hae": 0.6}
+    v = report.claim_gaussian_variance(_variance(runs_table(fids), shrunk), 10)
+    assert v.verdict == report.REPRODUCED and v.numbers["SAE"]["hi"] < 0.9
+    assert report.claim_gaussian_variance(_variance(runs_table(fids), {}), 10).verdict == report.NOT
+    # seeds too far apart to place SAE's mean on either side of 0.9: not reproduced either way
+    noisy = report.claim_gaussian_variance(_variance(runs_table(fids), {"sae": 0.85, "hae": 0.6}, spread=0.2), 10)
+    assert noisy.verdict == report.INCONCLUSIVE
 
 
 def test_sinkhorn_vs_hungarian_is_an_equivalence_test():
@@ -265,7 +274,8 @@ def test_deviations_are_read_from_the_configuration():
 
 def test_stored_sweeps_are_judged_beside_the_build_and_differences_said():
     build = [report.Verdict(5, "s", "src", "p", "o", report.INCONCLUSIVE, "w")]
-    judged = report.stored_ablation_vs_build(ablation_runs(0.5), build, {"iclr_table1": ICLR1}, "abl")
+    stored = report.claim_sinkhorn_vs_hungarian(ablation_runs(0.5), ICLR1)
+    judged = report.judged([report.Judged(report.BUILD, (), build[0]), report.Judged("abl", (), stored)], "abl")
     assert judged.loc[0, "verdict (abl)"] == report.REPRODUCED and judged.loc[0, "this build"] == report.INCONCLUSIVE
     said = report.differences(judged, "abl")
     assert "claim 5: reproduced (this build: inconclusive at this scale)" in said
@@ -307,24 +317,33 @@ def test_the_report_json_holds_a_record_per_claim_and_evidence(tmp_path, monkeyp
     build = [report.Verdict(6, "s", "src", "p", "o", report.INCONCLUSIVE, "w")]
     numbers = comparison.paper_numbers()
     records = report.evidence_records(build, numbers, 10)
-    assert [(r["claim"], r["evidence"]) for r in records][:1] == [(6, "this build")]
-    mine = {r["claim"]: r for r in records if r["evidence"] == "table1-synthetic"}
-    assert set(mine) == {2, 4, 6, 7, 15}
-    assert mine[15]["verdict"] == report.REPRODUCED and mine[15]["numbers"]["tau"] == pytest.approx(1.0)
-    assert {"estimate", "lo", "hi", "level", "word"} <= set(mine[6]["numbers"]["SAE − VAE"])
+    assert (records[0].verdict.claim, records[0].evidence) == (6, "this build")
     out = report.save_json(records, "smoke", folder=tmp_path)
     back = json.loads(out.read_text())
     assert back["profile"] == "smoke" and len(back["records"]) == len(records)
+    mine = {r["claim"]: r for r in back["records"] if r["evidence"] == "table1-synthetic"}
+    assert set(mine) == {2, 4, 6, 7, 15} and mine[15]["strength"] == [True, 20, len(stored.runs)]
+    assert mine[15]["verdict"] == report.REPRODUCED and mine[15]["numbers"]["tau"] == pytest.approx(1.0)
+    assert {"estimate", "lo", "hi", "level", "word"} <= set(mine[6]["numbers"]["SAE − VAE"])
 
 
 def test_the_summary_judges_each_claim_on_its_strongest_evidence():
     v = lambda claim, verdict: report.Verdict(claim, f"claim {claim}", "src", "p", "o", verdict, "w")
-    records = ([report._record(v(2, report.INCONCLUSIVE), "this build", [False, 8, 28])]
-               + [report._record(v(2, report.NOT), "table1-mnist-30ep", [False, 30, 28])]
-               + [report._record(v(2, report.REPRODUCED), "table1-mnist_full-20ep", [True, 20, 42])]
-               + [report._record(v(9, report.REPRODUCED), "this build", [False, 8, 28])])
+    records = [report.Judged("this build", (False, 8, 28), v(2, report.INCONCLUSIVE)),
+               report.Judged("table1-mnist-30ep", (False, 30, 28), v(2, report.NOT)),
+               report.Judged("table1-mnist_full-20ep", (True, 20, 42), v(2, report.REPRODUCED)),
+               report.Judged("this build", (False, 8, 28), v(9, report.REPRODUCED))]
     s = report.summary(records)
     assert s["evidence"].tolist() == ["table1-mnist_full-20ep", "this build"]
     assert s["verdict"].tolist() == [report.REPRODUCED, report.REPRODUCED]
     html = report.show_summary(s).to_html()
     assert report.VERDICT_COLOURS[report.REPRODUCED] in html
+
+
+def test_whether_the_ordering_settled_is_a_computed_sentence():
+    order = pd.DataFrame({"epoch": [5, 10, 15, 20], "rows": 14, "τ vs last epoch": [0.76, 0.89, 0.98, 1.0],
+                          "τ vs paper (UAI rows)": [0.36, 0.55, 0.64, 0.67]})
+    s = comparison.settled(order)
+    assert s.startswith("The ordering has settled") and "τ = 0.98" in s and "0.36 → 0.55 → 0.64 → 0.67" in s
+    assert comparison.settled(order.iloc[:2]).startswith("The ordering has not settled")
+    assert "one epoch only" in comparison.settled(order.iloc[:1])

@@ -259,7 +259,7 @@ def load_sweep(folder) -> tuple[dict, pd.DataFrame]:
         metrics = json.loads((folder / rel / "metrics.json").read_text())
         rows.append(_row(metrics, folder / rel, cfg["seed"], cfg["beta"], method=cfg["model"], prior=cfg["prior"],
                          label=labels.get((cfg["model"], cfg["prior"]), cfg["model"]), dataset=cfg["data"]["name"],
-                         epochs=cfg["train"]["epochs"],
+                         epochs=cfg.get("train", {}).get("epochs", math.nan),
                          latent_dim=cfg["latent_dim"],
                          solver={m: s for s, m in SOLVER_MODEL.items()}.get(cfg["model"], cfg["model"]),
                          assignment="targets" if cfg.get("targets") else "sample"))
@@ -310,7 +310,7 @@ def stored_sweeps(kind: str = "table", dataset: str | None = None, root: Path | 
 def longest_sweep(kind: str, dataset: str, root: Path | None = None) -> StoredSweep | None:
     """The stored sweep of this kind on this data set trained longest (most epochs), or None."""
     found = stored_sweeps(kind, dataset, root)
-    return max(found, key=lambda s: int(s.runs["epochs"].max())) if found else None
+    return max(found, key=lambda s: float(s.runs["epochs"].max())) if found else None
 
 
 def stored_sweep(kind: str, dataset: str, root: Path | None = None) -> StoredSweep | None:
@@ -349,6 +349,23 @@ def ordering_by_epoch(curves: pd.DataFrame, numbers: dict | None = None) -> pd.D
         rows.append({"epoch": int(epoch), "rows": len(col), "τ vs last epoch": _tau(col, last[col.index]),
                      "τ vs paper (UAI rows)": _tau(col[keys], [paper[k] for k in keys])})
     return pd.DataFrame(rows)
+
+
+SETTLED_TAU = 0.9     # an ordering "has settled" when the one before last agrees this well with the last
+
+
+def settled(order: pd.DataFrame) -> str:
+    """A sentence, computed from :func:`ordering_by_epoch`, on whether the ordering has settled:
+    the τ of the one-before-last recorded epoch against the last (≥ SETTLED_TAU: settled), and how
+    τ against the paper moved over the recorded epochs."""
+    if len(order) < 2:
+        return "FID was recorded at one epoch only: whether the ordering settled cannot be told."
+    prev, last = order.iloc[-2], order.iloc[-1]
+    word = "has settled" if prev["τ vs last epoch"] >= SETTLED_TAU else "has not settled"
+    trail = " → ".join(f"{t:.2f}" for t in order["τ vs paper (UAI rows)"])
+    return (f"The ordering {word}: at epoch {int(prev['epoch'])} it agrees with epoch {int(last['epoch'])}'s at "
+            f"τ = {prev['τ vs last epoch']:.2f} (settled means ≥ {SETTLED_TAU}); τ against the paper over epochs "
+            f"{', '.join(str(int(e)) for e in order['epoch'])}: {trail}.")
 
 
 def _tau(a, b) -> float:
