@@ -110,7 +110,11 @@ def check_page(page: Path, screenshot: Path | None = None) -> dict:
 # for elements a reader sees (a collapsed code input is not rendered).
 PROBE = """<script>
 window.addEventListener('load', () => setTimeout(() => {
-  const seen = el => el.offsetParent !== null && el.getBoundingClientRect().height > 0;
+  const closed = el => { for (let d = el.closest('details'); d; d = d.parentElement && d.parentElement.closest('details'))
+                           if (!d.open && !el.closest('summary')) return true;
+                         return false; };
+  const seen = el => !closed(el) && (!el.checkVisibility || el.checkVisibility()) && el.offsetParent !== null
+                     && el.getBoundingClientRect().height > 0;
   const name = el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string' ?
       '.' + el.className.trim().split(/\\s+/).slice(0, 2).join('.') : '');
   const cut = [], scrolls = [];
@@ -136,9 +140,15 @@ window.addEventListener('load', () => setTimeout(() => {
 </script>"""
 
 
+def redirects(page: Path) -> bool:
+    """A page that only forwards the reader elsewhere (Jupyter Book's index.html): no layout."""
+    return 'http-equiv="refresh"' in page.read_text(errors="replace")[:2000].lower()
+
+
 def layout(page: Path, width: int = 1280, height: int = 900, screenshot: Path | None = None) -> dict:
-    """Cut and sideways-scrolling elements, visible code inputs and where the verdict summary
-    (an element with id ``verdict-summary``) starts, at a window ``width`` px wide."""
+    """Cut and sideways-scrolling elements, visible code inputs (one in a closed <details> is not)
+    and where the verdict summary (an element with id ``verdict-summary``) starts, at a window
+    ``width`` px wide."""
     page = page.resolve()
     probe = page.with_name(f".pagecheck-{page.name}")
     html = page.read_text(errors="replace")
