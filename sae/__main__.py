@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     w = sub.add_parser("sweep", help="train a whole table into a folder with a provenance manifest, here or as "
                        "SLURM jobs", description="Train every run of a table into --out. Started again with the "
                        "same arguments it skips complete runs and resumes cut ones, with either launcher.")
-    w.add_argument("name", choices=["table", "ablation"])
+    w.add_argument("name", choices=["table", "ablation", "latent64"])
     w.add_argument("--profile", default=DEFAULT, choices=PROFILES)
     w.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the profile's seeds")
     w.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")

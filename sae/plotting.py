@@ -279,6 +279,33 @@ def tau_by_epoch(orders: dict, title: str):
 
 # --------------------------------------------------------------------------- latent-geometry chapters
 
+def forest(intervals, title: str = ""):
+    """Every tested quantity with its interval, one panel per claim (own scale): the dot and bar are
+    ours, the dashed line what the verdict judges against, a red cross the paper's value."""
+    claims = list(dict.fromkeys((i.claim, i.unit) for i in intervals))      # a panel per claim and scale
+    heights = [sum((i.claim, i.unit) == c for i in intervals) + 0.8 for c in claims]
+    fig, axes = plt.subplots(len(claims), 1, figsize=(WIDTH, 0.32 * sum(heights) + 0.4 * len(claims) + 0.6),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, (c, unit) in zip(axes[:, 0], claims):
+        rows = [i for i in intervals if (i.claim, i.unit) == (c, unit)]
+        y = np.arange(len(rows))[::-1]
+        for yi, r in zip(y, rows):
+            ax.plot([r.lo, r.hi], [yi, yi], color="C0", lw=2)
+            ax.plot([r.estimate], [yi], "o", color="C0", ms=5)
+            if r.paper is not None:
+                ax.plot([r.paper], [yi], "x", color="C3", ms=7, mew=2)
+        ax.axvline(rows[0].reference, color="0.4", ls="--", lw=1)
+        ax.set_yticks(y, [r.label for r in rows], fontsize=8)
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.set_title(f"claim {c} ({rows[0].evidence})", fontsize=9, loc="left")
+        ax.tick_params(axis="x", labelsize=8)
+        ax.set_xlabel(rows[0].unit, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def tsne_panels(panels: dict, colorbar: str = "digit", height: float = 3.2):
     """One t-SNE scatter per entry: ``panels[title] = (embedding (n, 2), labels (n,))``, coloured by class."""
     with style():

@@ -347,3 +347,42 @@ def test_whether_the_ordering_settled_is_a_computed_sentence():
     assert s.startswith("The ordering has settled") and "τ = 0.98" in s and "0.36 → 0.55 → 0.64 → 0.67" in s
     assert comparison.settled(order.iloc[:2]).startswith("The ordering has not settled")
     assert "one epoch only" in comparison.settled(order.iloc[:1])
+
+
+def test_too_few_rows_say_so_instead_of_an_ordering():
+    order = pd.DataFrame({"epoch": [10, 20], "rows": 4, "τ vs last epoch": [1.0, 1.0], "τ vs paper (UAI rows)": [1.0, 1.0]})
+    assert comparison.settled(order).startswith("Only 4 rows have complete runs")
+
+
+def test_forest_intervals_come_from_each_claims_strongest_evidence_with_the_papers_value():
+    runs = runs_table([20 + k for k in range(len(comparison.TABLE_ROWS))], spread=0.5)
+    weak = report.claim_sae_vs_vae_wae(runs.assign(fid=runs["fid"] + 100), ICLR2)
+    strong = report.claim_sae_vs_vae_wae(runs, ICLR2)
+    records = [report.Judged("this build", (False, 8, 28), weak), report.Judged("stored", (True, 20, 42), strong)]
+    rows = report.intervals(records)
+    assert [r.label for r in rows] == ["SAE − VAE", "SAE − WAE-N"] and {r.evidence for r in rows} == {"stored"}
+    paper = {(r["method"], r["prior"]): r["mnist_fid"] for r in ICLR2}
+    assert rows[0].paper == pytest.approx(paper[("sae", "sphere")] - paper[("vae", "gaussian")])
+    assert all(r.lo <= r.estimate <= r.hi for r in rows)
+    from sae import plotting
+
+    fig = plotting.forest(rows)
+    assert len(fig.axes) == 1
+    html = report.claim_details(records)
+    assert html.count("<details>") == 1 and html.index("stored") < html.index("this build")
+
+
+def test_claim_3_mechanism_needs_shrunk_codes_and_a_worse_fid_for_sample_based_ot():
+    def runs(var, fid):
+        return pd.DataFrame([{"method": m, "prior": "gaussian", "seed": s, "code_variance": var[m] + 0.01 * s,
+                              "fid": fid[m] + s, "fid_se": 0.5} for m, _ in comparison.LATENT64_ROWS for s in range(3)])
+    shrunk = {"sae": 0.4, "hae": 0.3, "swae": 1.0, "w2gae": 1.0}
+    worse = {"sae": 200.0, "hae": 210.0, "swae": 100.0, "w2gae": 110.0}
+    v = report.claim_gaussian_64d(runs(shrunk, worse), UAI)
+    assert v.claim == 3 and v.verdict == report.REPRODUCED and "SAE 187" in v.paper
+    better = {"sae": 50.0, "hae": 60.0, "swae": 100.0, "w2gae": 110.0}
+    assert report.claim_gaussian_64d(runs(shrunk, better), UAI).verdict == report.NOT
+    kept = {m: 1.0 for m in shrunk}
+    assert report.claim_gaussian_64d(runs(kept, worse), UAI).verdict == report.NOT
+    units = {i.unit for i in report.intervals([report.Judged("s", (True, 20, 12), report.claim_gaussian_64d(runs(shrunk, worse), UAI))])}
+    assert units == {"mean code variance (the prior's: 1)", "FID difference"}

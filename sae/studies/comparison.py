@@ -28,6 +28,7 @@ from ..engine.train import TrainingError
 from ..models.priors import UniformSphere, make_prior
 from ..ot import exact_ot, sinkhorn_divergence
 from ..utils import repo_root
+from . import tables
 
 # (method, prior, label): UAI Table 1 rows plus the ICLR Table 2 AE rows.
 TABLE_ROWS = [
@@ -71,10 +72,17 @@ def ablation_config(profile: str, solver: str, assignment: str, beta: float, see
 MORE_SEEDS_ROWS = (("sae", "sphere"), ("hae", "sphere"), ("vae", "gaussian"), ("wae", "gaussian"), ("hae", "gaussian"))
 
 
+# Claim 3's mechanism without CelebA: the Gaussian prior in 64 dimensions (the paper's CelebA code
+# size), where sample-based OT (SAE, HAE) should shrink the codes and SWAE and W2GAE should not.
+LATENT64_ROWS = (("sae", "SAE"), ("hae", "HAE"), ("swae", "SWAE"), ("w2gae", "W2GAE"))
+LATENT64_DIM = 64
+SWEEPS = ("table", "ablation", "latent64")
+
+
 def configs(name: str, profile: str, seed_list=None, extra_seeds=()) -> list[tuple[dict, object]]:
-    """(labels, config) of every run of the ``table`` or the ``ablation``: seed by seed, row by row
-    (so a sweep cut short holds whole tables of its first seeds); then, for the table, the
-    ``extra_seeds`` of the rows in :data:`MORE_SEEDS_ROWS`."""
+    """(labels, config) of every run of the ``table``, the ``ablation`` or ``latent64`` (the
+    Gaussian prior in 64-d): seed by seed, row by row (so a sweep cut short holds whole tables of
+    its first seeds); then, for the table, the ``extra_seeds`` of the rows in :data:`MORE_SEEDS_ROWS`."""
     seed_list = seeds(profile) if seed_list is None else list(seed_list)
     if name == "table":
         return [({"method": m, "prior": p, "label": lab}, table_config(profile, m, p, s))
@@ -86,7 +94,10 @@ def configs(name: str, profile: str, seed_list=None, extra_seeds=()) -> list[tup
     if name == "ablation":
         return [({"solver": so, "assignment": a}, ablation_config(profile, so, a, b, s))
                 for s in seed_list for so, a, b in ABLATION_ROWS]
-    raise ValueError(f"sweep must be 'table' or 'ablation', got {name!r}")
+    if name == "latent64":
+        return [({"method": m, "prior": "gaussian", "label": lab},
+                 table_config(profile, m, "gaussian", s, latent_dim=LATENT64_DIM)) for s in seed_list for m, lab in LATENT64_ROWS]
+    raise ValueError(f"sweep must be one of {SWEEPS}, got {name!r}")
 
 
 def run_threads(provenance: dict) -> int | None:
@@ -280,6 +291,11 @@ class StoredSweep:
         return [(m, p) for m, p, _ in TABLE_ROWS if (m, p) not in have] if self.manifest["sweep"] == "table" else []
 
     @property
+    def provenance(self) -> str:
+        """The one-line provenance as Markdown (command in code font), for a chapter to display."""
+        return self.description
+
+    @property
     def description(self) -> str:
         """One line of provenance: command, commit (and the commits it was resumed at), machine,
         torch threads of its runs, duration, runs, FID sample sizes."""
@@ -352,6 +368,7 @@ def ordering_by_epoch(curves: pd.DataFrame, numbers: dict | None = None) -> pd.D
 
 
 SETTLED_TAU = 0.9     # an ordering "has settled" when the one before last agrees this well with the last
+MIN_ORDER_ROWS = 8    # fewer rows with runs (a sweep still running): too few for an ordering to mean much
 
 
 def settled(order: pd.DataFrame) -> str:
@@ -360,6 +377,9 @@ def settled(order: pd.DataFrame) -> str:
     τ against the paper moved over the recorded epochs."""
     if len(order) < 2:
         return "FID was recorded at one epoch only: whether the ordering settled cannot be told."
+    if order["rows"].iloc[-1] < MIN_ORDER_ROWS:
+        return (f"Only {int(order['rows'].iloc[-1])} rows have complete runs so far (a sweep still running): too few "
+                f"(under {MIN_ORDER_ROWS}) to say whether the ordering settled.")
     prev, last = order.iloc[-2], order.iloc[-1]
     word = "has settled" if prev["τ vs last epoch"] >= SETTLED_TAU else "has not settled"
     trail = " → ".join(f"{t:.2f}" for t in order["τ vs paper (UAI rows)"])
@@ -458,6 +478,53 @@ def stored_gallery(stored: "StoredSweep", seed: int = 0) -> tuple[dict, dict]:
         samples[name] = torch.as_tensor(kept["samples"][:10])
         paths[name] = torch.as_tensor(kept["interpolations"][0])
     return samples, paths
+
+
+def row_name(key: tuple) -> str:
+    """The reader's name of a table row (method, prior) or an ablation row (solver, assignment, β)."""
+    labels = {(m, p): lab for m, p, lab in TABLE_ROWS}
+    if len(key) == 2:
+        prior = {"gaussian": "Gaussian"}.get(key[1], key[1])
+        return f"{labels.get(key, key[0]).replace(' (spherical)', '')}, {prior}"
+    solver, assignment, beta = key
+    return f"{solver.capitalize()}, {assignment}, β = {beta:g}"
+
+
+def build_role(profile: str, stored: "StoredSweep | None") -> str:
+    """A sentence on what this build's rerun is worth beside the stored sweep: the evidence itself
+    when it trains on as much data for at least as many epochs, otherwise a live check of the code."""
+    cfg = table_config(profile, "sae", "sphere", 0)
+    if stored is None:
+        return f"No stored sweep of this table exists: this build ({describe_setup(profile)}) is the only evidence."
+    epochs = int(stored.runs["epochs"].max())
+    if cfg.data.name == "mnist_full" and cfg.data.n_train is None and cfg.train.epochs >= epochs:
+        return (f"This build trains on all of full MNIST for {cfg.train.epochs} epochs, at least the stored sweep's "
+                f"{epochs}: **this build is the evidence**; the stored sweep above is the record of its commit.")
+    return (f"This build ({cfg.data.n_train or 'all'} training digits, {cfg.train.epochs} epochs) is smaller than "
+            f"the stored sweep ({epochs} epochs on full MNIST): it is a **live check** that the code at this commit "
+            f"still behaves as the stored runs say, not evidence of its own.")
+
+
+def table_with_intervals(runs: pd.DataFrame, numbers: dict | None = None) -> pd.DataFrame:
+    """The comparison table as a reader sees it: per row, FID, RE and MMD×1000 as 'mean [95% t
+    interval]' over the seeds, rounded to their noise, beside the paper's UAI FID."""
+    numbers = numbers or paper_numbers()
+    paper = {(r["method"], r["prior"]): r["mnist_fid"] for r in numbers["uai_table1"]}
+    order = {(m, p): i for i, (m, p, _) in enumerate(TABLE_ROWS)}
+    runs = runs.assign(_order=[order.get(k, 99) for k in zip(runs["method"], runs["prior"])]).sort_values("_order")
+    out = tables.interval_table(runs, ["method", "prior"], name=row_name)
+    out.insert(2, "paper FID (UAI)", [paper.get(k, math.nan) for k in runs.groupby(["method", "prior"], sort=False).groups])
+    return out
+
+
+def ablation_with_intervals(runs: pd.DataFrame, numbers: dict | None = None) -> pd.DataFrame:
+    """ICLR Table 1 as a reader sees it: per variant, the metrics with 95% t intervals beside the paper's FID."""
+    numbers = numbers or paper_numbers()
+    paper = {(r["solver"], r["assignment"], float(r["beta"])): r["mnist_fid"] for r in numbers["iclr_table1"]}
+    keys = ["solver", "assignment", "beta"]
+    out = tables.interval_table(runs, keys, name=row_name)
+    out.insert(2, "paper FID (ICLR)", [paper.get(k, math.nan) for k in runs.groupby(keys, sort=False).groups])
+    return out
 
 
 def sample_quality(runs: pd.DataFrame) -> pd.DataFrame:
