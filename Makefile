@@ -37,8 +37,9 @@ _mathjax/tex-mml-chtml.js:
 	mkdir -p _mathjax && cp -r .mathjax-tmp/package/es5/{tex-mml-chtml.js,input,output,ui,a11y,adaptors,sre} _mathjax/
 	rm -rf .mathjax-tmp
 
+# Two workers on the two cores (pytest-xdist); the chapters run in order on one of them.
 test: setup
-	$(PY) -m pytest -q -m "not browser" --durations=15
+	$(PY) -m pytest -q -m "not browser" -n 2 --dist loadgroup --durations=15
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not browser"

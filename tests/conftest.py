@@ -11,7 +11,11 @@ import torch
 
 # Two threads (these machines have two cores), or fewer when OMP_NUM_THREADS says so: with a
 # one-thread sweep running in the background, a one-thread test run shares the cores without the
-# OpenMP spin-waiting that two-thread processes inflict on each other.
+# OpenMP spin-waiting that two-thread processes inflict on each other. Under `make test` two
+# pytest-xdist workers share the two cores: one thread each, for them and for what they start
+# (notebook kernels, subprocesses).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
 torch.set_num_threads(min(2, int(os.environ.get("OMP_NUM_THREADS", "2"))))
 
 

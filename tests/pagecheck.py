@@ -105,9 +105,11 @@ def check_page(page: Path, screenshot: Path | None = None) -> dict:
 
 # What a reader sees of the layout, measured in the page itself: a probe script appended to a copy
 # of the page (beside it, so relative links hold) writes its findings into the DOM, which
-# --dump-dom returns. "cut": an output, table, code block or image wider than its box and clipped
-# (its content is lost); "scrolls": wider than its box with a sideways scroll bar; both count only
-# for elements a reader sees (a collapsed code input is not rendered).
+# --dump-dom returns. An output, table, code block, image or equation wider than the room it has
+# is either "cut" (its content is lost: clipped by a box that hides overflow, or past the
+# window's edge) or "scrolls" (reachable with a sideways scroll bar in its own box or the nearest
+# box that scrolls). Only elements a reader sees count (a collapsed code input is not rendered);
+# an element inside one already counted is not counted again.
 PROBE = """<script>
 window.addEventListener('load', () => setTimeout(() => {
   const closed = el => { for (let d = el.closest('details'); d; d = d.parentElement && d.parentElement.closest('details'))
@@ -117,16 +119,35 @@ window.addEventListener('load', () => setTimeout(() => {
                      && el.getBoundingClientRect().height > 0;
   const name = el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string' ?
       '.' + el.className.trim().split(/\\s+/).slice(0, 2).join('.') : '');
-  const cut = [], scrolls = [];
+  const mode = el => { const o = getComputedStyle(el).overflowX;
+                       return o === 'auto' || o === 'scroll' ? 'scrolls' : o === 'hidden' || o === 'clip' ? 'cut' : null; };
   const vw = document.documentElement.clientWidth;
-  for (const el of document.querySelectorAll('.cell_output, .output, div.highlight, table, pre, img, .math')) {
+  const found = new Map();
+  // the page's text (sidebars and drawers are the theme's; a drawer closed on a phone sits off-screen)
+  const main = document.querySelector('article.bd-article') || document.body;
+  for (const el of main.querySelectorAll('.cell_output, .output, div.highlight, table, pre, img, .math, mjx-container')) {
     if (!seen(el)) continue;
-    const over = el.scrollWidth - el.clientWidth, right = el.getBoundingClientRect().right - vw;
-    if (over <= 2 && right <= 2) continue;
-    const style = getComputedStyle(el);
-    const hides = ['hidden', 'clip'].includes(style.overflowX) || right > 2;
-    (hides ? cut : scrolls).push({el: name(el), over: Math.round(Math.max(over, right)),
-                                  top: Math.round(el.getBoundingClientRect().top + window.scrollY)});
+    const r = el.getBoundingClientRect(), top = Math.round(r.top + window.scrollY);
+    let kind = null, over = 0;
+    // an inline box (inline math) is measured by its place in the line, not its scroll width: MathJax
+    // keeps an invisible, clipped copy of each formula for screen readers that widens it
+    const own = getComputedStyle(el).display.startsWith('inline') ? 0 : el.scrollWidth - el.clientWidth;
+    if (own > 2 && mode(el)) { kind = mode(el); over = own; }
+    if (!kind) {
+      let box = null;
+      for (let a = el.parentElement; a && a !== document.body && a !== document.documentElement; a = a.parentElement)
+        if (mode(a)) { box = a; break; }
+      const right = box ? box.getBoundingClientRect().right : vw;
+      if (r.right - right > 2) { kind = box ? mode(box) : 'cut'; over = r.right - right; }
+      if (!kind && r.right - vw > 2) { kind = 'cut'; over = r.right - vw; }
+    }
+    if (kind) found.set(el, {el: name(el), kind, over: Math.round(over), top});
+  }
+  const cut = [], scrolls = [];
+  for (const [el, f] of found) {
+    let inner = false;
+    for (let a = el.parentElement; a; a = a.parentElement) if (found.has(a)) { inner = true; break; }
+    if (!inner) (f.kind === 'cut' ? cut : scrolls).push({el: f.el, over: f.over, top: f.top});
   }
   const inputs = [...document.querySelectorAll('.cell_input')].filter(seen).length;
   const summary = document.getElementById('verdict-summary');
@@ -136,8 +157,18 @@ window.addEventListener('load', () => setTimeout(() => {
   const pre = document.createElement('pre');
   pre.id = 'pagecheck-result'; pre.style.display = 'none'; pre.textContent = JSON.stringify(out);
   document.body.appendChild(pre);
+  if (window.parent !== window) window.parent.postMessage(JSON.stringify(out), '*');
 }, 300));
 </script>"""
+
+# Headless Chromium will not open a window narrower than 500 px, so a phone's width is measured
+# in an iframe of that width (its media queries and layout are the phone's); the probe inside
+# posts its findings to this frame, which --dump-dom returns.
+MIN_WINDOW = 500
+FRAME = """<html><body style="margin:0"><iframe src="{src}" width="{width}" height="{height}" style="border:0"></iframe>
+<script>window.addEventListener('message', e => {{ const pre = document.createElement('pre');
+  pre.id = 'pagecheck-result'; pre.style.display = 'none'; pre.textContent = e.data; document.body.appendChild(pre); }});
+</script></body></html>"""
 
 
 def redirects(page: Path) -> bool:
@@ -151,17 +182,25 @@ def layout(page: Path, width: int = 1280, height: int = 900, screenshot: Path | 
     ``width`` px wide."""
     page = page.resolve()
     probe = page.with_name(f".pagecheck-{page.name}")
+    frame = page.with_name(f".pagecheck-frame-{page.name}")
     html = page.read_text(errors="replace")
     probe.write_text(html.replace("</body>", PROBE + "</body>") if "</body>" in html else html + PROBE)
+    narrow = width < MIN_WINDOW
     try:
-        dom = _run([f"--window-size={width},{height}", "--virtual-time-budget=10000", "--dump-dom",
-                    probe.as_uri()]).stdout
+        if narrow:
+            frame.write_text(FRAME.format(src=probe.name, width=width, height=height))
+        window = max(width, MIN_WINDOW)
+        dom = _run([f"--window-size={window},{height}", "--virtual-time-budget=10000", "--dump-dom",
+                    (frame if narrow else probe).as_uri()]).stdout
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
-            _run([f"--window-size={width},{height * 2}", "--virtual-time-budget=10000", f"--screenshot={screenshot}",
-                  page.as_uri()])
+            if narrow:
+                frame.write_text(FRAME.format(src=page.name, width=width, height=height * 2))
+            _run([f"--window-size={window},{height * 2}", "--virtual-time-budget=10000", f"--screenshot={screenshot}",
+                  (frame if narrow else page).as_uri()])
     finally:
         probe.unlink(missing_ok=True)
+        frame.unlink(missing_ok=True)
     found = re.search(r'<pre id="pagecheck-result"[^>]*>(.*?)</pre>', dom, re.S)
     if not found:
         raise RuntimeError(f"the layout probe did not report on {page.name} (the page did not finish loading?)")

@@ -30,6 +30,7 @@ def test_chapter_contract(path):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("chapters")      # one worker, in order: the report reuses the runs 03 and 04 trained
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_runs_on_smoke_profile(path, tmp_path):
     import papermill as pm

@@ -200,7 +200,8 @@ def gaussian_variance_study(profile: str, methods=("sae", "hae", "swae", "w2gae"
     rows = []
     for d in sizes("geometry", profile)["shell_dims"]:
         for m in methods:
-            run = get_or_train(table_config(profile, m, "gaussian", seed, latent_dim=d), progress=False)
+            cfg = table_config(profile, m, "gaussian", seed, latent_dim=d, train={"fid_every": 0})   # FID at the end
+            run = get_or_train(cfg, progress=False)
             rows.append({"method": m, "latent_dim": d, "code_variance": run.metrics["code_variance_mean"],
                          "fid": run.metrics.get("fid"), "latent_ot": run.metrics["latent_ot"]})
     return pd.DataFrame(rows)

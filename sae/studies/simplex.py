@@ -42,7 +42,7 @@ def config(profile: str, dim: int, alpha: float, seed: int = 0, eps: float | Non
     our deviations")."""
     extra = {"sinkhorn": {"eps": eps}} if eps is not None else {}
     return table_config(profile, "sae", "dirichlet", seed, latent_dim=dim, dirichlet_alpha=alpha,
-                        train={"epochs": sizes("simplex", profile)["epochs"]}, **extra)
+                        train={"epochs": sizes("simplex", profile)["epochs"], "fid_every": 0}, **extra)
 
 
 def label(dim: int, alpha: float) -> str:
