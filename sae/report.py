@@ -379,8 +379,9 @@ def evidence_records(build: list[Verdict], numbers: dict, latent_dim: int, build
     for st in comparison.stored_sweeps("ablation"):
         if st.runs.groupby(["solver", "assignment", "beta"]).ngroups == len(comparison.ABLATION_ROWS):
             out.append(Judged(st.name, _strength(st), claim_sinkhorn_vs_hungarian(st.runs, numbers["iclr_table1"])))
-    for st in comparison.stored_sweeps("latent64"):
-        if set(st.runs["method"]) >= {m for m, _ in comparison.LATENT64_ROWS}:
+    for st in comparison.stored_sweeps("latent64"):        # judged once every method has two seeds
+        seeds = st.runs.groupby("method")["seed"].nunique()
+        if all(seeds.get(m, 0) >= 2 for m, _ in comparison.LATENT64_ROWS):
             out.append(Judged(st.name, _strength(st), claim_gaussian_64d(st.runs, numbers["uai_table1"])))
     return out
 

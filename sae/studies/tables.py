@@ -19,7 +19,8 @@ from .stats import RowMean, row_mean
 AGREE_P = 0.05
 
 # Reader-facing names of the metrics (one vocabulary for every table of the book).
-METRIC_NAMES = {"fid": "FID", "reconstruction_error": "RE", "latent_mmd_x1000": "MMD×1000"}
+METRIC_NAMES = {"fid": "FID", "reconstruction_error": "RE", "latent_mmd_x1000": "MMD×1000",
+                "code_variance": "code variance"}
 
 
 def decimals(half_width: float) -> int:
@@ -40,12 +41,14 @@ def with_interval(m: RowMean) -> str:
     return f"{m.mean:.{d}f} [{lo:.{d}f}, {hi:.{d}f}]"
 
 
-def interval_table(runs: pd.DataFrame, keys: list[str], name=None, metrics=tuple(METRIC_NAMES)) -> pd.DataFrame:
+def interval_table(runs: pd.DataFrame, keys: list[str], name=None,
+                   metrics=("fid", "reconstruction_error", "latent_mmd_x1000")) -> pd.DataFrame:
     """One line per row of ``runs`` grouped by ``keys``: each metric as 'mean [95% t interval]' over
     the seeds (FID with each run's sampling error folded in), and the number of seeds. ``name``
     maps a group key to the row's display name (default: the key itself)."""
     out = []
     for key, grp in runs.groupby(keys, sort=False):
+        key = key[0] if len(keys) == 1 and isinstance(key, tuple) else key
         line = {"row": name(key) if name else " ".join(map(str, key if isinstance(key, tuple) else (key,)))}
         for k in metrics:
             se = grp["fid_se"] if k == "fid" and "fid_se" in grp else None
