@@ -82,6 +82,24 @@ def test_status_reports_a_failed_job_with_its_last_lines(tmp_path, monkeypatch):
     assert st[rows[2]].state == "not submitted"
 
 
+def test_status_names_the_local_process_that_trains_a_run(tmp_path):
+    """A run held by a live process here (its lock) is 'training', with the holder; a stale lock
+    (a process that is gone) is not."""
+    import os
+    import socket
+
+    from sae.engine.runlock import LOCK
+
+    rows = [launch._rel(c, tmp_path) for _, c in comparison.configs("table", "smoke", [0])][:2]
+    (tmp_path / "manifest.json").write_text(json.dumps({"runs": rows}))
+    for rel, pid in zip(rows, (os.getpid(), 2 ** 22 + 7)):
+        (tmp_path / rel).mkdir(parents=True)
+        (tmp_path / rel / LOCK).write_text(json.dumps({"host": socket.gethostname(), "pid": pid, "since": "now"}))
+    st = {r.run: r for r in launch.status(tmp_path)}
+    assert st[rows[0]].state == "training" and f"pid {os.getpid()}" in st[rows[0]].detail
+    assert st[rows[1]].state == "not submitted"
+
+
 def test_cost_estimate_scales_measured_epochs(tmp_path):
     assert launch.cost_estimate(stored=tmp_path) is None
     folder = tmp_path / "sweep"

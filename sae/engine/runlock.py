@@ -77,6 +77,12 @@ class RunLock:
         except (OSError, ValueError):
             return {}
 
+    def live_holder(self) -> str | None:
+        """Who trains this run now, in words (host, pid, SLURM job, since when), or None when no live
+        process holds it (no lock, or a stale one)."""
+        info = self.holder()
+        return _holder_text(info) if info and self._stale_reason(info) is None else None
+
     def _stale_reason(self, info: dict) -> str | None:
         if info.get("slurm_job") and info["slurm_job"] == os.environ.get("SLURM_JOB_ID"):
             return "an earlier run of the same SLURM job"

@@ -30,6 +30,7 @@ import torch
 
 from ..engine.config import from_dict, set_values, to_dict
 from ..engine.profiles import sizes
+from ..engine.runlock import RunLock
 from ..engine.store import (CHECKPOINT_REMOVED, UNREADABLE, epochs_done, get_or_train, is_complete, keep_half_weights,
                             run_dir)
 from ..utils import git_sha, machine, repo_root, require_clean_for_stored, write_json
@@ -328,15 +329,15 @@ def _finish_manifest(out: Path, manifest: dict) -> dict:
 @dataclass
 class RunStatus:
     run: str
-    state: str                 # complete | queued | running | failed | not submitted | cut
+    state: str                 # complete | queued | running | training | failed | not submitted | cut
     job_id: str | None = None
     detail: str = ""           # a failure's last lines, or SLURM's state word
 
 
 def status(out, tail_lines: int = 8) -> list[RunStatus]:
-    """Every run of the sweep in ``out``: complete, queued, running, failed (with the last lines
-    of the job's error output), cut (ended without a result: killed, or out of time and not
-    requeued) or not submitted."""
+    """Every run of the sweep in ``out``: complete, queued, running, training (a live local
+    process holds its lock: which one), failed (with the last lines of the job's error output),
+    cut (ended without a result: killed, or out of time and not requeued) or not submitted."""
     out = Path(out).resolve()
     if not (out / "manifest.json").exists():
         raise FileNotFoundError(f"{out} holds no sweep (no manifest.json); start one with `python -m sae sweep`")
@@ -355,6 +356,8 @@ def status(out, tail_lines: int = 8) -> list[RunStatus]:
             rows.append(RunStatus(rel, "cut", job, UNREADABLE))
         elif job in live:
             rows.append(RunStatus(rel, "queued" if live[job] in QUEUED else "running", job, live[job]))
+        elif (holder := RunLock(out / rel).live_holder()) is not None:     # a local process trains it
+            rows.append(RunStatus(rel, "training", job, holder))
         elif job is None:
             rows.append(RunStatus(rel, "not submitted"))
         else:
