@@ -44,8 +44,15 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not browser"
 
+# The comparison and ablation runs are trained first, one single-thread process per core (the
+# same configs and trainer the chapters call; they then reload them from results/runs), since a
+# chapter trains its runs one after another in one kernel.
+JOBS ?= 2
 book: setup
 	rm -rf _build/html _build/.doctrees _build/jupyter_execute
+	for s in table ablation; do \
+	  OMP_NUM_THREADS=1 $(PY) -m sae sweep $$s --profile $(PROFILE) --out results --keep-checkpoints --jobs $(JOBS) || exit 1; \
+	done
 	SAE_PROFILE=$(PROFILE) $(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 
 book-test: setup
