@@ -472,8 +472,9 @@ def claim_details(records: list[Judged]) -> str:
 
 
 def show(verdicts: list[Verdict]):
-    """The verdicts as a left-aligned, wrapped table for a chapter."""
-    return show_table(verdict_table(verdicts))
+    """The verdicts as a left-aligned, wrapped table for a chapter: claim, statement, what we
+    measured and the verdict (the paper's number and the rule are in :func:`claim_details`)."""
+    return show_table(verdict_table(verdicts)[["claim", "statement", "ours", "verdict"]])
 
 
 def show_table(table: pd.DataFrame):

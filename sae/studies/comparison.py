@@ -388,6 +388,12 @@ def settled(order: pd.DataFrame) -> str:
             f"{', '.join(str(int(e)) for e in order['epoch'])}: {trail}.")
 
 
+def with_enough_rows(orders: dict) -> dict:
+    """The orderings (``{sweep: ordering_by_epoch table}``) whose last epoch has at least
+    MIN_ORDER_ROWS rows: what a τ-per-epoch figure draws (a sweep still running shows its sentence only)."""
+    return {name: o for name, o in orders.items() if len(o) and o["rows"].iloc[-1] >= MIN_ORDER_ROWS}
+
+
 def _tau(a, b) -> float:
     """Kendall's τ, NaN for fewer than three pairs (no ordering to speak of)."""
     return float(kendalltau(a, b)[0]) if len(a) >= 3 else math.nan
@@ -423,7 +429,8 @@ def describe_setup(profile: str) -> str:
 
 
 def paper_side_by_side(summary: pd.DataFrame, numbers: dict | None = None) -> pd.DataFrame:
-    """Our means beside the paper's UAI Table 1 FID and ICLR Table 2 columns, row by row."""
+    """Our means beside the paper's UAI Table 1 FID and ICLR Table 2 columns, row by row (``row``:
+    the reader's name of the row, e.g. "WAE, sphere")."""
     numbers = numbers or paper_numbers()
     uai = pd.DataFrame(numbers["uai_table1"])[["method", "prior", "mnist_fid"]].rename(
         columns={"mnist_fid": "UAI FID (paper)"})
@@ -432,7 +439,9 @@ def paper_side_by_side(summary: pd.DataFrame, numbers: dict | None = None) -> pd
     ours = summary[["label", "method", "prior", "fid", "fid_sd", "reconstruction_error", "latent_mmd_x1000"]].rename(
         columns={"fid": "FID (ours)", "fid_sd": "FID sd", "reconstruction_error": "RE (ours)",
                  "latent_mmd_x1000": "MMD×1000 (ours)"})
-    return ours.merge(uai, how="left").merge(iclr, how="left")
+    out = ours.merge(uai, how="left").merge(iclr, how="left")
+    out.insert(0, "row", [row_name(k) for k in zip(out["method"], out["prior"])])
+    return out
 
 
 def ablation_side_by_side(summary: pd.DataFrame, numbers: dict | None = None) -> pd.DataFrame:
