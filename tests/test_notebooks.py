@@ -61,6 +61,7 @@ def test_broken_chapter_fails_the_book_build(tmp_path):
     """The book build (as `make book` runs it) fails on a chapter whose cell raises."""
     book = tmp_path / "book"
     shutil.copytree(ROOT / "_mathjax", book / "_mathjax") if (ROOT / "_mathjax").exists() else None
+    shutil.copytree(ROOT / "book" / "style", book / "book" / "style")     # _config.yml's static paths
     for name in ("_config.yml", "references.bib"):
         shutil.copy(ROOT / name, book / name) if book.exists() else (book.mkdir(), shutil.copy(ROOT / name, book / name))
     (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: broken\n")
