@@ -50,9 +50,9 @@ test-fast: setup
 JOBS ?= 2
 book: setup
 	rm -rf _build/html _build/.doctrees _build/jupyter_execute
-	for s in table ablation; do \
+	for s in table ablation; do rm -f results/manifest.json; \
 	  OMP_NUM_THREADS=1 $(PY) -m sae sweep $$s --profile $(PROFILE) --out results --keep-checkpoints --jobs $(JOBS) || exit 1; \
-	done
+	done; rm -f results/manifest.json
 	SAE_PROFILE=$(PROFILE) $(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 
 book-test: setup
