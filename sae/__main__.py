@@ -14,7 +14,7 @@ from .engine.store import get_or_train, is_complete, list_runs, remove_stale, ru
 from .engine.runlock import RunLocked
 from .engine.train import TrainingError
 from .utils import git_sha, machine, require_clean_for_stored, write_json
-from .studies.comparison import configs
+from .studies.comparison import SWEEPS, configs
 from .studies.fid_protocol import real_floor
 from .studies.launch import LAUNCHERS, LaunchError, SlurmOptions, status, sweep
 
@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     w = sub.add_parser("sweep", help="train a whole table into a folder with a provenance manifest, here or as "
                        "SLURM jobs", description="Train every run of a table into --out. Started again with the "
                        "same arguments it skips complete runs and resumes cut ones, with either launcher.")
-    w.add_argument("name", choices=["table", "ablation", "latent64"])
+    w.add_argument("name", choices=SWEEPS)
     w.add_argument("--profile", default=DEFAULT, choices=PROFILES)
     w.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the profile's seeds")
     w.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")

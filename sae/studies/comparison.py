@@ -291,11 +291,6 @@ class StoredSweep:
         return [(m, p) for m, p, _ in TABLE_ROWS if (m, p) not in have] if self.manifest["sweep"] == "table" else []
 
     @property
-    def provenance(self) -> str:
-        """The one-line provenance as Markdown (command in code font), for a chapter to display."""
-        return self.description
-
-    @property
     def description(self) -> str:
         """One line of provenance: command, commit (and the commits it was resumed at), machine,
         torch threads of its runs, duration, runs, FID sample sizes."""
