@@ -10,11 +10,11 @@ import time
 
 from .engine.config import DATASETS, MODELS, PRIORS, PROFILES, make_config, set_values, to_dict
 from .engine.profiles import DEFAULT, sizes
-from .engine.store import get_or_train, is_complete, list_runs, remove_stale, run_dir
 from .engine.runlock import RunLocked
+from .engine.store import get_or_train, is_complete, list_runs, remove_stale, run_dir
+from .engine.sweeps import MANIFEST, SWEEPS, configs
 from .engine.train import TrainingError
 from .utils import git_sha, machine, require_clean_for_stored, write_json
-from .studies.comparison import SWEEPS, configs
 from .studies.fid_protocol import real_floor
 from .studies.launch import LAUNCHERS, LaunchError, SlurmOptions, status, sweep
 
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     w.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     w.add_argument("--out", required=True)
     w.add_argument("--extra-seeds", type=int, nargs="+", default=[], help="more seeds for the table rows whose "
-                   "comparisons the report's claims turn on (comparison.MORE_SEEDS_ROWS)")
+                   "comparisons the report's claims turn on (sae.engine.sweeps.MORE_SEEDS_ROWS)")
     w.add_argument("--jobs", type=int, default=1, help="runs trained at once here (--launcher local), each a "
                    "process with OMP_NUM_THREADS threads (1 if unset)")
     w.add_argument("--keep-checkpoints", action="store_true")
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
         return 0
     if args.command == "sweep":
         return _sweep(p, args, argv)
-    dataset = args.dataset or sizes("comparison", args.profile)["dataset"]
+    dataset = args.dataset or sizes("comparison", args.profile).dataset
     # a data set read from a local folder is checked for it when the config is made, so the
     # folder given with --set data.root=… goes in first
     root = [a.split("=", 1)[1] for a in args.sets if a.split("=", 1)[0].strip() == "data.root"]
@@ -120,8 +120,7 @@ def main(argv=None) -> int:
         run = get_or_train(cfg, args.out, progress=not args.no_progress, wait=args.wait)
     except (TrainingError, FileNotFoundError, RunLocked) as err:   # diverged, a missing data folder, another trainer
         p.exit(3, f"error: {err}\n")
-    m = run.metrics
-    summary = ", ".join(f"{k}={v:.4g}" for k, v in m.items() if isinstance(v, float))
+    summary = ", ".join(f"{k}={v:.4g}" for k, v in run.metrics.numbers().items())
     print(summary, file=sys.stderr)
     print(run_dir(cfg, args.out))
     return 0
@@ -153,7 +152,7 @@ def _sweep(p, args, argv) -> int:
         counts = {k: sum(r.state == k for r in rows) for k in dict.fromkeys(r.state for r in rows)}
         print(", ".join(f"{v} {k}" for k, v in counts.items()))
         return 3 if counts.get("failed") or counts.get("cut") else 0
-    seeds = args.seeds if args.seeds is not None else sizes("comparison", args.profile)["seeds"]
+    seeds = args.seeds if args.seeds is not None else sizes("comparison", args.profile).seeds
     if args.dry_run:
         try:
             cfgs = [set_values(c, args.sets) for _, c in configs(args.name, args.profile, seeds, args.extra_seeds)]
@@ -172,11 +171,11 @@ def _sweep(p, args, argv) -> int:
                   extra_seeds=args.extra_seeds)
     except (LaunchError, ValueError) as err:
         p.exit(2, f"error: {err}\n")
-    for rel, why in m.get("failed", {}).items():
+    for rel, why in m.failed.items():
         print(f"failed: {rel}: {why}", file=sys.stderr)
-    print(f"{len(m['complete'])} of {len(m['runs'])} runs complete ({m['status']}) in {m['duration_s']} s; "
-          f"manifest: {args.out}/manifest.json" + ("; follow with --status" if args.no_wait else ""))
-    return 0 if m["status"] == "complete" or args.no_wait else 3
+    print(f"{len(m.complete)} of {len(m.runs)} runs complete ({m.status}) in {m.duration_s} s; "
+          f"manifest: {args.out}/{MANIFEST}" + ("; follow with --status" if args.no_wait else ""))
+    return 0 if m.status == "complete" or args.no_wait else 3
 
 
 if __name__ == "__main__":

@@ -19,9 +19,12 @@ import pandas as pd
 from scipy.stats import kendalltau
 
 from .engine.profiles import check_profile
+from .engine.sweeps import ABLATION_ROWS, LATENT64_DIM, LATENT64_ROWS
 from .studies import comparison, simplex, stats
 from .studies.evidence import Evidence
 from .studies.geometry import KnnStudy, SwissRollStudy
+from .studies.numbers import AblationRow, PaperNumbers, TableRow
+from .studies.probprog import Localisation
 from .studies.simplex import SimplexStudy
 from .utils import atomic_write, figures_root, git_sha
 
@@ -41,13 +44,24 @@ class Verdict:
     numbers: dict = field(default_factory=dict)   # what the verdict rests on, for a program: estimates, intervals
 
 
-def _interval_record(d: stats.Difference) -> dict:
-    return {"estimate": d.estimate, "lo": d.lo, "hi": d.hi, "level": d.level, "df": d.df}
+@dataclass(frozen=True)
+class Estimate:
+    """A tested quantity a verdict rests on: the estimate, its interval at ``level`` (``df``: the
+    t interval's degrees of freedom), the comparison's word, the paper's value where it gives one,
+    the line it is judged against and its unit (the forest plot draws these)."""
+    estimate: float
+    lo: float
+    hi: float
+    level: float = math.nan
+    df: float = math.nan
+    word: str = ""
+    paper: float | None = None
+    reference: float = 0.0
+    unit: str = ""
 
 
-def _paper(rows: list[dict], method: str, prior: str, key: str):
-    """One of the paper's numbers, from sae/studies/paper/numbers.json rows."""
-    return next(r[key] for r in rows if (r["method"], r["prior"]) == (method, prior))
+def _estimate(d: stats.Difference, **more) -> Estimate:
+    return Estimate(d.estimate, d.lo, d.hi, d.level, d.df, **more)
 
 
 # ------------------------------------------------------------------ intervals behind the verdicts
@@ -72,16 +86,16 @@ def _combine(holds: int, contradicted: int, n: int) -> str:
     return REPRODUCED if holds == n else PARTLY if holds else INCONCLUSIVE
 
 
-def claim_sae_sphere_mnist_rank(runs: pd.DataFrame, uai_rows: list[dict]) -> Verdict:
+def claim_sae_sphere_mnist_rank(runs: pd.DataFrame, uai_rows: list[TableRow]) -> Verdict:
     """Claim 2: SAE-H is among the best FIDs on MNIST (UAI: 12.5, third of twelve): SAE-H's rank
     among the UAI rows, with the range of ranks its Welch tests against every other row allow
     (Bonferroni over the 11 pairs, 95% jointly)."""
-    keys = [(r["method"], r["prior"]) for r in uai_rows]
-    rows = {k: r for k, r in stats.row_means(runs, ["method", "prior"]).items() if k in keys}
+    paper = {r.key: r.mnist_fid for r in uai_rows}
+    rows = {k: r for k, r in stats.row_means(runs, ["method", "prior"]).items() if k in paper}
     me = ("sae", "sphere")
     rank, lo, hi = stats.rank_interval(rows, me)
-    paper_fid = _paper(uai_rows, "sae", "sphere", "mnist_fid")
-    paper_rank = sum(r["mnist_fid"] < paper_fid for r in uai_rows) + 1
+    paper_fid = paper[me]
+    paper_rank = sum(f < paper_fid for f in paper.values()) + 1
     v = REPRODUCED if hi <= 3 else NOT if lo > 3 else INCONCLUSIVE
     m_lo, m_hi = rows[me].interval()
     return Verdict(2, "SAE with a hyperspherical prior is among the best models on MNIST (FID)", "UAI Table 1",
@@ -92,11 +106,10 @@ def claim_sae_sphere_mnist_rank(runs: pd.DataFrame, uai_rows: list[dict]) -> Ver
                    "reproduced, all below it not reproduced, otherwise inconclusive",
                    {"rank": rank, "rank_lo": lo, "rank_hi": hi, "rows": len(rows), "fid": rows[me].mean,
                     "fid_lo": m_lo, "fid_hi": m_hi, "seeds": rows[me].n,
-                    f"SAE-sphere's rank of {len(rows)}": {"estimate": rank, "lo": lo, "hi": hi, "reference": 3.5,
-                                                          "paper": paper_rank}})
+                    f"SAE-sphere's rank of {len(rows)}": Estimate(rank, lo, hi, reference=3.5, paper=paper_rank)})
 
 
-def claim_sae_vs_vae_wae(runs: pd.DataFrame, iclr_rows: list[dict]) -> Verdict:
+def claim_sae_vs_vae_wae(runs: pd.DataFrame, iclr: PaperNumbers) -> Verdict:
     """Claim 6: SAE-sphere has a lower FID than VAE and WAE-N (ICLR Table 2, MNIST): two Welch
     comparisons, each at α/2."""
     rows = stats.row_means(runs, ["method", "prior"])
@@ -108,10 +121,10 @@ def claim_sae_vs_vae_wae(runs: pd.DataFrame, iclr_rows: list[dict]) -> Verdict:
         holds += word == "lower"
         against += word == "higher"
         parts.append(f"SAE − {name} {d.text()}: {word}")
-        paper_gap = _paper(iclr_rows, "sae", "sphere", "mnist_fid") - _paper(iclr_rows, *key, "mnist_fid")
-        numbers[f"SAE − {name}"] = {**_interval_record(d), "word": word, "paper": paper_gap}
+        paper_gap = iclr.iclr("sae", "sphere").mnist_fid - iclr.iclr(*key).mnist_fid
+        numbers[f"SAE − {name}"] = _estimate(d, word=word, paper=paper_gap)
     return Verdict(6, "SAE-sphere beats VAE and WAE (Gaussian) in FID on MNIST", "ICLR Table 2",
-                   "{} vs VAE {}, WAE {}".format(*(_paper(iclr_rows, m, p, "mnist_fid") for m, p in
+                   "{} vs VAE {}, WAE {}".format(*(iclr.iclr(m, p).mnist_fid for m, p in
                                                    (("sae", "sphere"), ("vae", "gaussian"), ("wae", "gaussian")))),
                    "; ".join(parts), _combine(holds, against, 2),
                    "rule: 'beats' when the Welch interval of the FID difference (97.5% each, Bonferroni over the "
@@ -130,7 +143,7 @@ def _bandwidth_columns(runs: pd.DataFrame) -> dict[str, str]:
     return scan or {"1": "latent_mmd_x1000"}
 
 
-def claim_latent_matching(runs: pd.DataFrame, iclr_rows: list[dict]) -> Verdict:
+def claim_latent_matching(runs: pd.DataFrame, iclr: PaperNumbers) -> Verdict:
     """Claim 7: SAE's codes match the prior, judged like for like within our sweep: SAE-sphere's
     latent MMD×1000 lower than the unregularised spherical AE's and not higher than WAE's and HVAE's
     (the ICLR table's neighbours), at every kernel bandwidth the runs recorded (⅛ to 4 times ours),
@@ -140,7 +153,7 @@ def claim_latent_matching(runs: pd.DataFrame, iclr_rows: list[dict]) -> Verdict:
     MMD², ``mmd_v_floor`` being what the biased estimator adds to our unbiased one): it depends on a
     kernel bandwidth the paper does not state, so it decides nothing."""
     paper = ("SAE {}, WAE {}, HVAE {}, AE {} (spherical); floor 0.2 on 10K points (ICLR caption)"
-             .format(*(_paper(iclr_rows, m, "sphere", "mnist_mmd") for m in ("sae", "wae", "hvae", "ae"))))
+             .format(*(iclr.iclr(m, "sphere").mnist_mmd for m in ("sae", "wae", "hvae", "ae"))))
     statement = "SAE's aggregated posterior matches the prior (latent MMD), as well as WAE's and HVAE's do"
     sphere = runs[runs["prior"] == "sphere"]
     have = set(sphere["method"])
@@ -161,7 +174,7 @@ def claim_latent_matching(runs: pd.DataFrame, iclr_rows: list[dict]) -> Verdict:
             bad += fails
             open_ += not ok and not fails
             words.append(f"− {peer.upper()} {d.text()}")
-            numbers[f"×{f}: SAE − {peer.upper()}"] = {**_interval_record(d), "word": word}
+            numbers[f"×{f}: SAE − {peer.upper()}"] = _estimate(d, word=word)
         parts.append(f"×{f}: SAE {stats.round_sig(rows['sae'].mean, 3):g} " + ", ".join(words))
     v = NOT if bad else REPRODUCED if not open_ else INCONCLUSIVE
     reference = ""
@@ -179,13 +192,13 @@ def claim_latent_matching(runs: pd.DataFrame, iclr_rows: list[dict]) -> Verdict:
                    "the AE, not reproduced; otherwise inconclusive", numbers)
 
 
-def claim_ordering(runs: pd.DataFrame, uai_rows: list[dict], n_perm: int = 10_000, seed: int = 0) -> Verdict:
+def claim_ordering(runs: pd.DataFrame, uai_rows: list[TableRow], n_perm: int = 10_000, seed: int = 0) -> Verdict:
     """Claim 15 (ours): our FID ordering of the UAI Table 1 rows agrees with the paper's, as Kendall's
     τ between the seed means and the paper's numbers, with a permutation p-value (one-sided, τ > 0);
     beside it the t interval of τ over the seeds taken one at a time."""
     rows = stats.row_means(runs, ["method", "prior"])
-    keys = [(r["method"], r["prior"]) for r in uai_rows if (r["method"], r["prior"]) in rows]
-    paper = np.array([_paper(uai_rows, m, p, "mnist_fid") for m, p in keys])
+    keys = [r.key for r in uai_rows if r.key in rows]
+    paper = np.array([r.mnist_fid for r in uai_rows if r.key in rows])
     ours = np.array([rows[k].mean for k in keys])
     tau = float(kendalltau(ours, paper)[0])
     g = np.random.default_rng(seed)
@@ -193,14 +206,14 @@ def claim_ordering(runs: pd.DataFrame, uai_rows: list[dict], n_perm: int = 10_00
     p = float((1 + (null >= tau).sum()) / (1 + n_perm))
     per_seed = []
     for _, grp in runs.groupby("seed"):
-        fid = {(m, pr): f for m, pr, f in zip(grp["method"], grp["prior"], grp["fid"])}
+        fid = {(r.method, r.prior): r.fid for r in grp.itertuples()}
         if all(k in fid for k in keys):
             per_seed.append(float(kendalltau([fid[k] for k in keys], paper)[0]))
     spread, numbers = "", {"tau": tau, "p": p, "rows": len(keys), "tau_per_seed": per_seed}
     if len(per_seed) >= 2:
         lo, hi = stats.row_mean(per_seed).interval()
         spread = f"; per seed {', '.join(f'{t:.2f}' for t in per_seed)} (95% t interval of their mean {lo:.2f}–{hi:.2f})"
-        numbers.update(tau_seed_mean_lo=lo, tau_seed_mean_hi=hi)
+        numbers["Kendall τ against the paper (per seed)"] = Estimate(float(np.mean(per_seed)), lo, hi)
     v = REPRODUCED if tau > 0 and p < 0.05 else NOT if tau <= 0 else INCONCLUSIVE
     return Verdict(15, "Our FID ordering of the UAI Table 1 MNIST rows agrees with the paper's", "UAI Table 1 (ours)",
                    f"the paper's order of {len(keys)} rows",
@@ -208,7 +221,7 @@ def claim_ordering(runs: pd.DataFrame, uai_rows: list[dict], n_perm: int = 10_00
                    "rule: τ > 0 with p < 0.05 reproduced, τ ≤ 0 not reproduced, otherwise inconclusive", numbers)
 
 
-LATENT64 = comparison.LATENT64_DIM
+LATENT64 = LATENT64_DIM
 SHRUNK = 0.9         # claim 4: a mean code variance below this is "shrunk" (the prior's is 1)
 
 
@@ -227,8 +240,8 @@ def claim_gaussian_variance(runs: pd.DataFrame, latent_dim: int) -> Verdict:
         holds += shrunk if should else kept
         against += kept if should else shrunk
         parts.append(f"{m.upper()} {rows[m].mean:.2f} [{lo:.2f}, {hi:.2f}]")
-        numbers[m.upper()] = {"estimate": rows[m].mean, "lo": lo, "hi": hi, "level": level, "reference": SHRUNK,
-                              "unit": "mean code variance (the prior's: 1)"}
+        numbers[m.upper()] = Estimate(rows[m].mean, lo, hi, level, reference=SHRUNK,
+                                      unit="mean code variance (the prior's: 1)")
     return Verdict(4, "Gaussian prior: sample-based OT (SAE, HAE) learns code variance < 1; SWAE and W2GAE do not",
                    "UAI §6.2, App. F (secondary)", "qualitative, in 64-d on CelebA",
                    f"{latent_dim}-d on MNIST, mean code variance: {', '.join(parts)}", _combine(holds, against, 4),
@@ -237,7 +250,7 @@ def claim_gaussian_variance(runs: pd.DataFrame, latent_dim: int) -> Verdict:
                    "reproduced; otherwise partly or inconclusive", numbers)
 
 
-def claim_gaussian_64d(runs: pd.DataFrame, uai_rows: list[dict]) -> Verdict:
+def claim_gaussian_64d(runs: pd.DataFrame, uai_rows: list[TableRow]) -> Verdict:
     """Claim 3's mechanism on MNIST (CelebA cannot run offline): with the Gaussian prior in 64-d,
     sample-based OT (SAE, HAE) shrinks the codes and has a higher FID than SWAE and W2GAE. Two parts:
     claim 4's variance rule on these runs, and the four FID differences (SAE or HAE minus SWAE or
@@ -251,11 +264,12 @@ def claim_gaussian_64d(runs: pd.DataFrame, uai_rows: list[dict]) -> Verdict:
             higher += word == "higher"
             lower += word == "lower"
             parts.append(f"{ot_.upper()} − {other.upper()} {d.text()}: {word}")
-            numbers[f"FID {ot_.upper()} − {other.upper()}"] = {**_interval_record(d), "word": word, "unit": "FID difference"}
+            numbers[f"FID {ot_.upper()} − {other.upper()}"] = _estimate(d, word=word, unit="FID difference")
     fid = _combine(higher, lower, 4)
     v = NOT if NOT in (fid, variance.verdict) else REPRODUCED if fid == variance.verdict == REPRODUCED else \
         PARTLY if REPRODUCED in (fid, variance.verdict) or PARTLY in (fid, variance.verdict) else INCONCLUSIVE
-    celeba = ", ".join(f"{m.upper()} {_paper(uai_rows, m, 'gaussian', 'celeba_fid')}" for m in ("sae", "hae", "swae", "w2gae"))
+    celeba = {r.key: r.celeba_fid for r in uai_rows}
+    celeba = ", ".join(f"{m.upper()} {celeba[(m, 'gaussian')]}" for m in ("sae", "hae", "swae", "w2gae"))
     return Verdict(3, "Sample-based OT with a Gaussian prior fails in 64-d (here on MNIST: codes shrink, FID worse "
                       "than SWAE and W2GAE)", "UAI Table 1 (secondary), mechanism of UAI §6.2",
                    f"CelebA FID (Gaussian, 64-d): {celeba}",
@@ -265,13 +279,12 @@ def claim_gaussian_64d(runs: pd.DataFrame, uai_rows: list[dict]) -> Verdict:
                    "not reproduced", numbers)
 
 
-def claim_sinkhorn_vs_hungarian(runs: pd.DataFrame, iclr_t1: list[dict]) -> Verdict:
+def claim_sinkhorn_vs_hungarian(runs: pd.DataFrame, iclr_t1: list[AblationRow]) -> Verdict:
     """Claim 5: no significant FID difference between Sinkhorn and Hungarian (ICLR Table 1): per
     (assignment, β), an equivalence test of the two solvers' mean FIDs, with the margin a quarter
     of the spread between the eight variants' mean FIDs."""
-    fid = {(r["solver"], r["assignment"], r["beta"]): r["mnist_fid"] for r in iclr_t1}
-    paper_gaps = [fid[("sinkhorn", r["assignment"], r["beta"])] - fid[("hungarian", r["assignment"], r["beta"])]
-                  for r in iclr_t1 if r["solver"] == "sinkhorn"]
+    fid = {r.key: r.mnist_fid for r in iclr_t1}
+    paper_gaps = [fid[("sinkhorn", a, b)] - fid[("hungarian", a, b)] for s, a, b in fid if s == "sinkhorn"]
     paper = "Sinkhorn − Hungarian FID: " + ", ".join(f"{g:+.1f}" for g in paper_gaps)
     rows = stats.row_means(runs, ["assignment", "beta", "solver"])
     means = [r.mean for r in rows.values()]
@@ -284,9 +297,8 @@ def claim_sinkhorn_vs_hungarian(runs: pd.DataFrame, iclr_t1: list[dict]) -> Verd
         same += word == "matches"
         differ += word in ("lower", "higher")
         parts.append(f"{assignment}/β={beta:g}: {d.text()} {word}")
-        numbers[f"{assignment}/β={beta:g}: Sinkhorn − Hungarian"] = {
-            **_interval_record(d), "word": word,
-            "paper": fid[("sinkhorn", assignment, beta)] - fid[("hungarian", assignment, beta)]}
+        numbers[f"{assignment}/β={beta:g}: Sinkhorn − Hungarian"] = _estimate(
+            d, word=word, paper=fid[("sinkhorn", assignment, beta)] - fid[("hungarian", assignment, beta)])
     m = len(settings)
     return Verdict(5, "Sinkhorn ≈ Hungarian in FID (no significant difference)", "ICLR Table 1", paper,
                    "; ".join(parts), _combine(same, differ, m),
@@ -318,12 +330,12 @@ def claim_eps_stability(sens: pd.DataFrame) -> Verdict:
                    "'unstable' shows as worse models rather than NaNs")
 
 
-def table_verdicts(runs: pd.DataFrame, numbers: dict, latent_dim: int) -> list[Verdict]:
+def table_verdicts(runs: pd.DataFrame, numbers: PaperNumbers, latent_dim: int) -> list[Verdict]:
     """Claims 2, 4, 6, 7 and 15: the ones that read the comparison table (this build's or a stored
     one); ``runs`` has one line per run, ``summary`` one per row with its mean code variance."""
-    return [claim_sae_sphere_mnist_rank(runs, numbers["uai_table1"]), claim_gaussian_variance(runs, latent_dim),
-            claim_sae_vs_vae_wae(runs, numbers["iclr_table2"]), claim_latent_matching(runs, numbers["iclr_table2"]),
-            claim_ordering(runs, numbers["uai_table1"])]
+    return [claim_sae_sphere_mnist_rank(runs, numbers.uai_table1), claim_gaussian_variance(runs, latent_dim),
+            claim_sae_vs_vae_wae(runs, numbers), claim_latent_matching(runs, numbers),
+            claim_ordering(runs, numbers.uai_table1)]
 
 
 @dataclass(frozen=True)
@@ -365,10 +377,10 @@ def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
 
 def _strength(st) -> tuple:
     """How much a stored sweep weighs as evidence: full data first, then epochs, then runs."""
-    return (bool((st.runs["dataset"] == "mnist_full").all()), float(st.runs["epochs"].max()), len(st.runs))
+    return (all(r.dataset == "mnist_full" for r in st.records), float(st.epochs), len(st.records))
 
 
-def evidence_records(build: list[Verdict], numbers: dict, latent_dim: int, build_strength=(False, 0, 0)) -> list[Judged]:
+def evidence_records(build: list[Verdict], numbers: PaperNumbers, latent_dim: int, build_strength=(False, 0, 0)) -> list[Judged]:
     """One :class:`Judged` per (claim, evidence): this build's verdicts, then every stored sweep's,
     each with the numbers and intervals its verdict rests on (:func:`save_json` writes them for a
     program to check every verdict the report shows). The build's strength is ``build_strength``."""
@@ -377,12 +389,12 @@ def evidence_records(build: list[Verdict], numbers: dict, latent_dim: int, build
         if not st.missing_rows:
             out += [Judged(st.name, _strength(st), v) for v in table_verdicts(st.runs, numbers, latent_dim)]
     for st in comparison.stored_sweeps("ablation"):
-        if st.runs.groupby(["solver", "assignment", "beta"]).ngroups == len(comparison.ABLATION_ROWS):
-            out.append(Judged(st.name, _strength(st), claim_sinkhorn_vs_hungarian(st.runs, numbers["iclr_table1"])))
+        if len(st.seeds_per(lambda r: (r.solver, r.assignment, r.beta))) == len(ABLATION_ROWS):
+            out.append(Judged(st.name, _strength(st), claim_sinkhorn_vs_hungarian(st.runs, numbers.iclr_table1)))
     for st in comparison.stored_sweeps("latent64"):        # judged once every method has two seeds
-        seeds = st.runs.groupby("method")["seed"].nunique()
-        if all(seeds.get(m, 0) >= 2 for m, _ in comparison.LATENT64_ROWS):
-            out.append(Judged(st.name, _strength(st), claim_gaussian_64d(st.runs, numbers["uai_table1"])))
+        seeds = st.seeds_per(lambda r: r.method)
+        if all(seeds.get(m, 0) >= 2 for m, _ in LATENT64_ROWS):
+            out.append(Judged(st.name, _strength(st), claim_gaussian_64d(st.runs, numbers.uai_table1)))
     return out
 
 
@@ -420,15 +432,10 @@ def intervals(records: list[Judged]) -> list[Interval]:
     (claim 15's τ over seeds too), in claim order: what the forest plot draws."""
     out = []
     for claim, j in sorted(strongest(records).items()):
-        nums = j.verdict.numbers
-        for label, x in nums.items():
-            if isinstance(x, dict) and {"estimate", "lo", "hi"} <= set(x):
-                out.append(Interval(claim, label, x["estimate"], x["lo"], x["hi"], x.get("reference", 0.0),
-                                    x.get("paper"), j.evidence, x.get("unit", UNITS.get(claim, ""))))
-        if "tau_seed_mean_lo" in nums:
-            out.append(Interval(claim, "Kendall τ against the paper (per seed)", float(np.mean(nums["tau_per_seed"])),
-                                nums["tau_seed_mean_lo"], nums["tau_seed_mean_hi"], 0.0, None, j.evidence,
-                                UNITS.get(claim, "")))
+        for label, x in j.verdict.numbers.items():
+            if isinstance(x, Estimate):
+                out.append(Interval(claim, label, x.estimate, x.lo, x.hi, x.reference, x.paper, j.evidence,
+                                    x.unit or UNITS.get(claim, "")))
     return out
 
 
@@ -527,13 +534,13 @@ def claim_dirichlet(study: SimplexStudy) -> Verdict:
 
 def claim_probabilistic_programming(run) -> Verdict:
     """Claim 14 (ours; the toy is qualitative in the paper): z_where localises the digit."""
-    m = run.metrics
-    err, com, centre = m["centre_error_px"], m["baseline_com_error_px"], m["baseline_centre_error_px"]
+    m = Localisation.of(run.metrics)
+    err, com, centre = m.centre_error_px, m.baseline_com_error_px, m.baseline_centre_error_px
     v = REPRODUCED if err < com and err < centre / 2 else PARTLY if err < centre else NOT
     return Verdict(14, "Toy probabilistic programming: a spatial-transformer SAE with two Sinkhorn terms finds "
                    "where the digit is", "ICLR §6.5, Fig. 4", "qualitative (localisation boxes, vs AIR)",
                    f"centre error {err:.2f} px (centre of mass of the noisy canvas {com:.2f} px, canvas centre "
-                   f"{centre:.2f} px); scale error {m['scale_error_rel']:.0%}",
+                   f"{centre:.2f} px); scale error {m.scale_error_rel:.0%}",
                    v, "rule: below the centre-of-mass baseline and half the canvas-centre one; partly: below the "
                    "canvas-centre baseline. Not compared with AIR (not built here)")
 
@@ -564,10 +571,10 @@ def theory_verdicts(bound: pd.DataFrame, sphere: pd.DataFrame, limits: dict) -> 
     return out
 
 
-def all_verdicts(ev: Evidence, numbers: dict) -> list[Verdict]:
+def all_verdicts(ev: Evidence, numbers: PaperNumbers) -> list[Verdict]:
     """Every claim's verdict from the gathered results of the chapters (:func:`sae.studies.evidence.gather`)."""
     out = table_verdicts(ev.runs, numbers, ev.setup.latent_dim)
-    out.append(claim_sinkhorn_vs_hungarian(ev.ablation_runs, numbers["iclr_table1"]))
+    out.append(claim_sinkhorn_vs_hungarian(ev.ablation_runs, numbers.iclr_table1))
     out.append(claim_eps_stability(ev.sensitivity))
     out.append(claim_sinkhorn_encoders(ev.roll, ev.knn))
     out.append(claim_dirichlet(ev.dirichlet))
@@ -576,10 +583,10 @@ def all_verdicts(ev: Evidence, numbers: dict) -> list[Verdict]:
     return out + not_run_here(numbers)
 
 
-def not_run_here(numbers: dict) -> list[Verdict]:
+def not_run_here(numbers: PaperNumbers) -> list[Verdict]:
     """Claims this build does not test, each with the reason; paper values from the data file."""
-    uai = numbers["uai_table1"]
-    celeba = lambda rows: ", ".join(f"{m.upper()}-{p[0].upper()} {_paper(uai, m, p, 'celeba_fid')}" for m, p in rows)
+    fid = {r.key: r.celeba_fid for r in numbers.uai_table1}
+    celeba = lambda rows: ", ".join(f"{m.upper()}-{p[0].upper()} {fid[(m, p)]}" for m, p in rows)
     todo = [(1, "On CelebA, SAE with a hyperspherical prior matches or beats the baselines", "UAI Table 1",
              celeba([("sae", "sphere"), ("vae", "gaussian"), ("wae", "gaussian"), ("wae", "sphere"), ("swae", "gaussian")])),
             (3, "Sample-based OT with a Gaussian prior fails in 64-d on CelebA", "UAI Table 1 (secondary)",

@@ -412,7 +412,7 @@ def test_an_edit_to_the_training_code_trains_a_new_run(tmp_path, monkeypatch):
     new = get_or_train(cfg, tmp_path)
     assert len(trained) == 2 and new.path != old.path and new.path.name.endswith("bbbbbbbbbb")
     # provenance names the code that ran, whatever the folder is called
-    assert new.metrics["provenance"]["code_version"] == code_version(cfg) != "bbbbbbbbbb"
+    assert new.metrics.provenance.code_version == code_version(cfg) != "bbbbbbbbbb"
     cut = C.make_config("smoke", "ae", "sphere", seed=9, data={"n_train": 64, "n_test": 32},
                         train={"epochs": 3, "batch_size": 32}, hidden=(16,))
     train(cut, run_dir(cut, tmp_path), progress=False, stop_after_epoch=1, evaluate_fn=_no_fid)

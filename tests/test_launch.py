@@ -7,16 +7,17 @@ import json
 import pytest
 
 from sae.__main__ import main
-from sae.studies import comparison, launch
+from sae.engine import sweeps
+from sae.studies import launch
 
 SMALL = ["train.epochs=1", "hidden=16", "data.n_train=64", "data.n_test=32", "train.batch_size=16"]
 
 
 def test_plan_lists_every_run_of_both_sweeps_once():
     p = launch.plan("paper")
-    seeds = len(comparison.seeds("paper"))
-    assert (p["sweep"] == "table").sum() == len(comparison.TABLE_ROWS) * seeds
-    assert (p["sweep"] == "ablation").sum() == len(comparison.ABLATION_ROWS) * seeds
+    seeds = len(sweeps.seeds("paper"))
+    assert (p["sweep"] == "table").sum() == len(sweeps.TABLE_ROWS) * seeds
+    assert (p["sweep"] == "ablation").sum() == len(sweeps.ABLATION_ROWS) * seeds
     assert all(g["run"].is_unique for _, g in p.groupby("sweep"))
     assert set(p["dataset"]) == {"mnist_full"} and set(p["epochs"]) == {100}
     # the ablation's Sinkhorn and Hungarian "sample, β = 100" variants are the table's SAE and HAE on
@@ -62,13 +63,13 @@ def test_status_of_a_local_sweep_and_of_no_sweep(tmp_path, capsys):
     assert main(["sweep", "table", "--profile", "smoke", "--seeds", "0", *sets, "--out", str(tmp_path / "s")]) == 0
     capsys.readouterr()
     assert main(["sweep", "table", "--out", str(tmp_path / "s"), "--status"]) == 0
-    assert f"{len(comparison.TABLE_ROWS)} complete" in capsys.readouterr().out
+    assert f"{len(sweeps.TABLE_ROWS)} complete" in capsys.readouterr().out
 
 
 def test_status_reports_a_failed_job_with_its_last_lines(tmp_path, monkeypatch):
     """A job that left the queue without a result: failed when its error output holds a traceback,
     cut otherwise (killed, out of time), with the output's last lines."""
-    rows = [r for r, _ in [(launch._rel(c, tmp_path), c) for _, c in comparison.configs("table", "smoke", [0])][:3]]
+    rows = [r for r, _ in [(launch._rel(c, tmp_path), c) for _, c in sweeps.configs("table", "smoke", [0])][:3]]
     (tmp_path / "manifest.json").write_text(json.dumps({"runs": rows}))
     (tmp_path / launch.JOBS).write_text(json.dumps({rows[0]: {"job_id": "7_0"}, rows[1]: {"job_id": "7_1"}}))
     for job, text in (("7_0", "Traceback (most recent call last):\n  ...\nTrainingError: loss became nan"),
@@ -90,7 +91,7 @@ def test_status_names_the_local_process_that_trains_a_run(tmp_path):
 
     from sae.engine.runlock import LOCK
 
-    rows = [launch._rel(c, tmp_path) for _, c in comparison.configs("table", "smoke", [0])][:2]
+    rows = [launch._rel(c, tmp_path) for _, c in sweeps.configs("table", "smoke", [0])][:2]
     (tmp_path / "manifest.json").write_text(json.dumps({"runs": rows}))
     for rel, pid in zip(rows, (os.getpid(), 2 ** 22 + 7)):
         (tmp_path / rel).mkdir(parents=True)

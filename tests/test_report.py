@@ -9,14 +9,16 @@ import torch
 
 import sae
 from sae import report
+from sae.engine import sweeps
 from sae.studies import comparison, launch
+from sae.studies.numbers import paper_numbers
 
 
 def runs_table(fids, spread=1.0, se=0.5, seeds=3, mmd_ratio=1.2, keys=None):
     """One line per run: row k's seeds have FIDs fids[k] + spread·(−1, 0, 1, …), each with FID
     sampling error ``se``, and a latent MMD whose biased value is mmd_ratio × the biased floor."""
     rows = []
-    keys = keys or [(m, p, lab) for m, p, lab in comparison.TABLE_ROWS]
+    keys = keys or [(m, p, lab) for m, p, lab in sweeps.TABLE_ROWS]
     offsets = [spread * (i - (seeds - 1) / 2) for i in range(seeds)]
     for (method, prior, label), fid in zip(keys, fids):
         for seed, off in enumerate(offsets):
@@ -31,12 +33,12 @@ def ablation_runs(gap, spread=0.5, seeds=3, beta_effect=20.0):
     return pd.DataFrame([{"solver": s, "assignment": a, "beta": b, "seed": k,
                           "fid": 50.0 + (gap if s == "sinkhorn" else 0.0) + (beta_effect if b == 10.0 else 0.0)
                           + spread * (k - 1), "fid_se": 0.2}
-                         for s, a, b in comparison.ABLATION_ROWS for k in range(seeds)])
+                         for s, a, b in sweeps.ABLATION_ROWS for k in range(seeds)])
 
 
 def table(fids, sd=1.0, var=None):
     rows = []
-    for (method, prior, label), fid in zip(comparison.TABLE_ROWS, fids):
+    for (method, prior, label), fid in zip(sweeps.TABLE_ROWS, fids):
         rows.append({"method": method, "prior": prior, "label": label, "fid": fid, "fid_sd": sd,
                      "reconstruction_error": 100.0, "reconstruction_error_sd": 1.0,
                      "latent_mmd_x1000": fid / 10, "latent_mmd_x1000_sd": 0.1, "seeds": 2,
@@ -44,24 +46,24 @@ def table(fids, sd=1.0, var=None):
     return pd.DataFrame(rows)
 
 
-UAI = comparison.paper_numbers()["uai_table1"]
-ICLR2 = comparison.paper_numbers()["iclr_table2"]
-ICLR1 = comparison.paper_numbers()["iclr_table1"]
+NUMBERS = paper_numbers()
+UAI = NUMBERS.uai_table1
+ICLR1 = NUMBERS.iclr_table1
 
 
 def test_paper_numbers_file_has_provenance_and_every_row():
-    n = comparison.paper_numbers()
-    assert set(n["_provenance"]) >= {"uai_table1", "iclr_table1", "iclr_table2"}
-    assert len(n["uai_table1"]) == 12 and len(n["iclr_table1"]) == 8 and len(n["iclr_table2"]) == 8
-    assert {(r["method"], r["prior"]) for r in n["uai_table1"]} <= {(m, p) for m, p, _ in comparison.TABLE_ROWS}
+    n = paper_numbers()
+    assert set(n.provenance) >= {"uai_table1", "iclr_table1", "iclr_table2"}
+    assert len(n.uai_table1) == 12 and len(n.iclr_table1) == 8 and len(n.iclr_table2) == 8
+    assert {r.key for r in n.uai_table1} <= {(m, p) for m, p, _ in sweeps.TABLE_ROWS}
 
 
 def _sae_sphere():
-    return [i for i, (m, p, _) in enumerate(comparison.TABLE_ROWS) if (m, p) == ("sae", "sphere")][0]
+    return [i for i, (m, p, _) in enumerate(sweeps.TABLE_ROWS) if (m, p) == ("sae", "sphere")][0]
 
 
 def test_rank_rule_uses_the_rank_interval():
-    fids = [50.0] * len(comparison.TABLE_ROWS)
+    fids = [50.0] * len(sweeps.TABLE_ROWS)
     fids[_sae_sphere()] = 10.0
     v = report.claim_sae_sphere_mnist_rank(runs_table(fids), UAI)
     assert v.verdict == report.REPRODUCED and "possible ranks 1–1" in v.ours
@@ -74,14 +76,14 @@ def test_rank_rule_uses_the_rank_interval():
 
 
 def test_sae_vs_vae_wae_needs_intervals_that_exclude_zero():
-    fids = [40.0] * len(comparison.TABLE_ROWS)
+    fids = [40.0] * len(sweeps.TABLE_ROWS)
     fids[_sae_sphere()] = 30.0
-    assert report.claim_sae_vs_vae_wae(runs_table(fids), ICLR2).verdict == report.REPRODUCED
-    vae = [i for i, (m, _, _) in enumerate(comparison.TABLE_ROWS) if m == "vae"][0]
+    assert report.claim_sae_vs_vae_wae(runs_table(fids), NUMBERS).verdict == report.REPRODUCED
+    vae = [i for i, (m, _, _) in enumerate(sweeps.TABLE_ROWS) if m == "vae"][0]
     fids[vae] = 20.0                                            # VAE clearly better than SAE: contradicted
-    assert report.claim_sae_vs_vae_wae(runs_table(fids), ICLR2).verdict == report.NOT
+    assert report.claim_sae_vs_vae_wae(runs_table(fids), NUMBERS).verdict == report.NOT
     fids[vae], fids[_sae_sphere()] = 40.0, 39.0                # a gap far inside the seed spread
-    assert report.claim_sae_vs_vae_wae(runs_table(fids, spread=8.0), ICLR2).verdict == report.INCONCLUSIVE
+    assert report.claim_sae_vs_vae_wae(runs_table(fids, spread=8.0), NUMBERS).verdict == report.INCONCLUSIVE
 
 
 def _latent(runs, mmd, scan=False):
@@ -97,23 +99,23 @@ def _latent(runs, mmd, scan=False):
 
 
 def test_latent_matching_within_our_sweep_across_bandwidths():
-    fids = [50.0] * len(comparison.TABLE_ROWS)
+    fids = [50.0] * len(sweeps.TABLE_ROWS)
     good = {"sae": 2.0, "wae": 2.1, "hvae": 4.0, "ae": 40.0}
-    v = report.claim_latent_matching(_latent(runs_table(fids), good), ICLR2)
+    v = report.claim_latent_matching(_latent(runs_table(fids), good), NUMBERS)
     assert v.verdict == report.REPRODUCED and "×1:" in v.ours and "not judged" in v.ours
-    scanned = report.claim_latent_matching(_latent(runs_table(fids), good, scan=True), ICLR2)
+    scanned = report.claim_latent_matching(_latent(runs_table(fids), good, scan=True), NUMBERS)
     assert scanned.verdict == report.REPRODUCED and "×0.125:" in scanned.ours and "Bonferroni over 18" in scanned.why
     worse = {"sae": 8.0, "wae": 2.1, "hvae": 4.0, "ae": 40.0}          # SAE above WAE: contradicted
-    assert report.claim_latent_matching(_latent(runs_table(fids), worse), ICLR2).verdict == report.NOT
+    assert report.claim_latent_matching(_latent(runs_table(fids), worse), NUMBERS).verdict == report.NOT
     like_ae = {"sae": 40.0, "wae": 2.1, "hvae": 4.0, "ae": 40.0}
-    assert report.claim_latent_matching(_latent(runs_table(fids), like_ae), ICLR2).verdict == report.NOT
+    assert report.claim_latent_matching(_latent(runs_table(fids), like_ae), NUMBERS).verdict == report.NOT
     no_hvae = runs_table(fids)[lambda r: r["method"] != "hvae"]
-    assert report.claim_latent_matching(no_hvae, ICLR2).verdict == report.NA
+    assert report.claim_latent_matching(no_hvae, NUMBERS).verdict == report.NA
 
 
 def test_ordering_claim_is_kendall_tau_with_a_permutation_p_value():
-    keys = [(r["method"], r["prior"], r["label"]) for r in UAI]
-    paper = [r["mnist_fid"] for r in UAI]
+    keys = [(r.method, r.prior, r.label) for r in UAI]
+    paper = [r.mnist_fid for r in UAI]
     v = report.claim_ordering(runs_table(paper, keys=keys), UAI)
     assert v.verdict == report.REPRODUCED and "τ = 1.00" in v.ours
     v = report.claim_ordering(runs_table([-f for f in paper], keys=keys), UAI)
@@ -127,10 +129,10 @@ def _variance(runs, var, spread=0.01):
 
 
 def test_gaussian_variance_rule():
-    fids = [50.0] * len(comparison.TABLE_ROWS)
+    fids = [50.0] * len(sweeps.TABLE_ROWS)
     shrunk = {"sae": 0.5, "hae": 0.6}
     v = report.claim_gaussian_variance(_variance(runs_table(fids), shrunk), 10)
-    assert v.verdict == report.REPRODUCED and v.numbers["SAE"]["hi"] < 0.9
+    assert v.verdict == report.REPRODUCED and v.numbers["SAE"].hi < 0.9
     assert report.claim_gaussian_variance(_variance(runs_table(fids), {}), 10).verdict == report.NOT
     # seeds too far apart to place SAE's mean on either side of 0.9: not reproduced either way
     noisy = report.claim_gaussian_variance(_variance(runs_table(fids), {"sae": 0.85, "hae": 0.6}, spread=0.2), 10)
@@ -160,14 +162,14 @@ def test_targets_only_for_hae_and_sae():
 
     with pytest.raises(ValueError, match="targets=True is the ICLR Table 1 variant"):
         make_config("smoke", "wae", "sphere", targets=True)
-    cfg = comparison.ablation_config("smoke", "sinkhorn", "targets", 10.0, 0)
+    cfg = sweeps.ablation_config("smoke", "sinkhorn", "targets", 10.0, 0)
     assert cfg.targets and cfg.model == "sae" and cfg.beta == 10.0
 
 
 def test_targets_training_reassigns_and_resumes(tmp_path):
     from sae.engine.train import train
 
-    cfg = comparison.ablation_config("smoke", "sinkhorn", "targets", 10.0, 0, hidden=(16,),
+    cfg = sweeps.ablation_config("smoke", "sinkhorn", "targets", 10.0, 0, hidden=(16,),
                                      data={"n_train": 64, "n_test": 32}, train={"epochs": 2, "batch_size": 16})
     noop = lambda model, data, cfg: {"bank_sum": float(model.target_bank.sum())}
     full = train(cfg, tmp_path / "a", progress=False, evaluate_fn=noop)
@@ -187,28 +189,29 @@ def test_targets_training_reassigns_and_resumes(tmp_path):
 def test_sweep_writes_a_manifest_and_loads_back(tmp_path):
     m = launch.run_local("table", "smoke", [0], tmp_path, ["train.epochs=1", "hidden=16", "data.n_train=64",
                              "data.n_test=32", "train.batch_size=16"], "test", progress=False)
-    assert m["command"] == "test" and len(m["runs"]) == len(comparison.TABLE_ROWS) and m["duration_s"] > 0
+    assert m.command == "test" and len(m.runs) == len(sweeps.TABLE_ROWS) and m.duration_s > 0
     manifest, runs = comparison.load_sweep(tmp_path)
-    assert manifest == json.loads((tmp_path / "manifest.json").read_text()) and len(runs) == len(comparison.TABLE_ROWS)
-    assert not list(tmp_path.rglob("checkpoint.pt")) and m["status"] == "complete" and m["complete"] == m["runs"]
+    assert manifest == sweeps.Manifest.read(tmp_path) == m and len(runs) == len(sweeps.TABLE_ROWS)
+    assert {(r.method, r.prior) for r in runs} == {(a, b) for a, b, _ in sweeps.TABLE_ROWS}
+    assert not list(tmp_path.rglob("checkpoint.pt")) and m.status == "complete" and m.complete == m.runs
     # started again, it trains nothing; cut (one run incomplete), it trains only that run
     stamps = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("metrics.json")}
-    cut = tmp_path / m["runs"][3]
+    cut = tmp_path / m.runs[3]
     (cut / "metrics.json").unlink()
-    again = launch.run_local("table", "smoke", [0], tmp_path, m["overrides"], "test", progress=False)
+    again = launch.run_local("table", "smoke", [0], tmp_path, m.overrides, "test", progress=False)
     changed = {p for p in tmp_path.rglob("metrics.json") if stamps.get(p) != p.stat().st_mtime_ns}
-    assert changed == {cut / "metrics.json"} and again["status"] == "complete"
+    assert changed == {cut / "metrics.json"} and again.status == "complete"
     with pytest.raises(ValueError, match="another sweep"):
-        launch.run_local("table", "smoke", [0, 1], tmp_path, m["overrides"], "test", progress=False)
+        launch.run_local("table", "smoke", [0, 1], tmp_path, m.overrides, "test", progress=False)
 
 
 def test_probabilistic_programming_rule_against_its_baselines():
     from types import SimpleNamespace
 
     def verdict(err, com=2.0, centre=5.0):
-        return report.claim_probabilistic_programming(SimpleNamespace(metrics={
+        return report.claim_probabilistic_programming(SimpleNamespace(metrics=SimpleNamespace(extra={
             "centre_error_px": err, "baseline_com_error_px": com, "baseline_centre_error_px": centre,
-            "scale_error_rel": 0.1})).verdict
+            "scale_error_rel": 0.1, "where_corr_x": 0.9, "where_corr_y": 0.9, "where_corr_scale": 0.5}))).verdict
 
     assert verdict(1.2) == report.REPRODUCED
     assert verdict(2.2) == report.PARTLY          # beats the canvas centre, not the centre of mass
@@ -217,14 +220,13 @@ def test_probabilistic_programming_rule_against_its_baselines():
 
 
 def test_no_claim_is_left_marked_not_built():
-    numbers = json.loads((sae.repo_root() / "sae" / "studies" / "paper" / "numbers.json").read_text())
-    assert [v.claim for v in report.not_run_here(numbers)] == [1, 3]        # CelebA only
+    assert [v.claim for v in report.not_run_here(paper_numbers())] == [1, 3]        # CelebA only
 
 
 def _fake_sweep(folder, fids_by_epoch, kind="table", dataset="mnist_full"):
     """A stored sweep on disk: one seed-0 run per table row, FIDs at the given epochs."""
     rels = []
-    for k, (method, prior, _) in enumerate(comparison.TABLE_ROWS):
+    for k, (method, prior, _) in enumerate(sweeps.TABLE_ROWS):
         rel = f"runs/{method}-{prior}-{dataset}-x"
         (folder / rel).mkdir(parents=True)
         (folder / rel / "config.json").write_text(json.dumps({"model": method, "prior": prior, "seed": 0, "beta": 1.0,
@@ -239,7 +241,7 @@ def _fake_sweep(folder, fids_by_epoch, kind="table", dataset="mnist_full"):
 
 
 def test_fid_against_epochs_and_whether_the_ordering_settled(tmp_path):
-    n = len(comparison.TABLE_ROWS)
+    n = len(sweeps.TABLE_ROWS)
     final = list(range(n))
     _fake_sweep(tmp_path / "s", {5: final[::-1], 10: final})       # reversed at epoch 5, settled at 10
     st = comparison.stored_sweep("table", "mnist_full", tmp_path)
@@ -253,7 +255,7 @@ def test_fid_against_epochs_and_whether_the_ordering_settled(tmp_path):
 
 
 def test_a_resumed_sweep_names_its_commits_and_the_threads_its_runs_used(tmp_path):
-    _fake_sweep(tmp_path / "s", {10: list(range(len(comparison.TABLE_ROWS)))})
+    _fake_sweep(tmp_path / "s", {10: list(range(len(sweeps.TABLE_ROWS)))})
     man = tmp_path / "s" / "manifest.json"
     manifest = json.loads(man.read_text())
     man.write_text(json.dumps({**manifest, "resumed": ["1" * 40], "status": "partial"}))
@@ -305,18 +307,18 @@ def test_biased_mmd_floor_is_what_the_prior_scores_against_itself():
 def test_the_report_json_holds_a_record_per_claim_and_evidence(tmp_path, monkeypatch):
     """Every verdict the page shows, per evidence (the build, each stored sweep by folder name),
     with the numbers and intervals it rests on, readable by a program."""
-    fids = [r["mnist_fid"] for r in UAI]
-    keys = [(r["method"], r["prior"], r["label"]) for r in UAI]
-    stored = comparison.StoredSweep("table1-synthetic", {"sweep": "table"},
-                                    _latent(runs_table(fids + [60.0, 70.0], keys=keys + [("ae", "gaussian", "AE"),
-                                            ("ae", "sphere", "AE (spherical)")]),
-                                            {"sae": 2.0, "wae": 2.1, "hvae": 4.0, "ae": 40.0}).assign(
-                                        code_variance=0.5, reconstruction_error=80.0, beta=100.0, train_s=1.0,
-                                        dataset="mnist_full", epochs=20))
+    from types import SimpleNamespace
+
+    fids = [r.mnist_fid for r in UAI]
+    keys = [(r.method, r.prior, r.label) for r in UAI]
+    runs = _latent(runs_table(fids + [60.0, 70.0], keys=keys + [("ae", "gaussian", "AE"), ("ae", "sphere", "AE (spherical)")]),
+                   {"sae": 2.0, "wae": 2.1, "hvae": 4.0, "ae": 40.0}).assign(
+        code_variance=0.5, reconstruction_error=80.0, beta=100.0, train_s=1.0, dataset="mnist_full", epochs=20)
+    stored = SimpleNamespace(name="table1-synthetic", runs=runs, missing_rows=[], epochs=20,
+                             records=[SimpleNamespace(dataset="mnist_full")] * len(runs))
     monkeypatch.setattr(comparison, "stored_sweeps", lambda kind: [stored] if kind == "table" else [])
     build = [report.Verdict(6, "s", "src", "p", "o", report.INCONCLUSIVE, "w")]
-    numbers = comparison.paper_numbers()
-    records = report.evidence_records(build, numbers, 10)
+    records = report.evidence_records(build, paper_numbers(), 10)
     assert (records[0].verdict.claim, records[0].evidence) == (6, "this build")
     out = report.save_json(records, "smoke", folder=tmp_path)
     back = json.loads(out.read_text())
@@ -355,13 +357,13 @@ def test_too_few_rows_say_so_instead_of_an_ordering():
 
 
 def test_forest_intervals_come_from_each_claims_strongest_evidence_with_the_papers_value():
-    runs = runs_table([20 + k for k in range(len(comparison.TABLE_ROWS))], spread=0.5)
-    weak = report.claim_sae_vs_vae_wae(runs.assign(fid=runs["fid"] + 100), ICLR2)
-    strong = report.claim_sae_vs_vae_wae(runs, ICLR2)
+    runs = runs_table([20 + k for k in range(len(sweeps.TABLE_ROWS))], spread=0.5)
+    weak = report.claim_sae_vs_vae_wae(runs.assign(fid=runs["fid"] + 100), NUMBERS)
+    strong = report.claim_sae_vs_vae_wae(runs, NUMBERS)
     records = [report.Judged("this build", (False, 8, 28), weak), report.Judged("stored", (True, 20, 42), strong)]
     rows = report.intervals(records)
     assert [r.label for r in rows] == ["SAE − VAE", "SAE − WAE-N"] and {r.evidence for r in rows} == {"stored"}
-    paper = {(r["method"], r["prior"]): r["mnist_fid"] for r in ICLR2}
+    paper = {r.key: r.mnist_fid for r in NUMBERS.iclr_table2}
     assert rows[0].paper == pytest.approx(paper[("sae", "sphere")] - paper[("vae", "gaussian")])
     assert all(r.lo <= r.estimate <= r.hi for r in rows)
     from sae import plotting
@@ -375,7 +377,7 @@ def test_forest_intervals_come_from_each_claims_strongest_evidence_with_the_pape
 def test_claim_3_mechanism_needs_shrunk_codes_and_a_worse_fid_for_sample_based_ot():
     def runs(var, fid):
         return pd.DataFrame([{"method": m, "prior": "gaussian", "seed": s, "code_variance": var[m] + 0.01 * s,
-                              "fid": fid[m] + s, "fid_se": 0.5} for m, _ in comparison.LATENT64_ROWS for s in range(3)])
+                              "fid": fid[m] + s, "fid_se": 0.5} for m, _ in sweeps.LATENT64_ROWS for s in range(3)])
     shrunk = {"sae": 0.4, "hae": 0.3, "swae": 1.0, "w2gae": 1.0}
     worse = {"sae": 200.0, "hae": 210.0, "swae": 100.0, "w2gae": 110.0}
     v = report.claim_gaussian_64d(runs(shrunk, worse), UAI)

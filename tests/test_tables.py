@@ -4,6 +4,7 @@ import math
 import pandas as pd
 import pytest
 
+from sae.engine import sweeps
 from sae.studies import comparison, tables
 from sae.studies.stats import RowMean
 
@@ -26,7 +27,7 @@ def _runs(fids_by_row, seeds=(0, 1, 2)):
 
 
 def test_the_table_names_rows_as_a_reader_does_and_sets_the_papers_fid_beside():
-    rows = {(m, p): 10.0 * k for k, (m, p, _) in enumerate(comparison.TABLE_ROWS)}
+    rows = {(m, p): 10.0 * k for k, (m, p, _) in enumerate(sweeps.TABLE_ROWS)}
     t = comparison.table_with_intervals(_runs(rows))
     assert t["row"].iloc[0] == "AE, Gaussian" and "SAE, sphere" in t["row"].tolist()
     assert "AE, sphere" in t["row"].tolist()
@@ -35,7 +36,7 @@ def test_the_table_names_rows_as_a_reader_does_and_sets_the_papers_fid_beside():
 
 
 def test_agreement_in_kind_is_a_one_sided_kendall_test():
-    rows = {(m, p): 10.0 * k for k, (m, p, _) in enumerate(comparison.TABLE_ROWS)}
+    rows = {(m, p): 10.0 * k for k, (m, p, _) in enumerate(sweeps.TABLE_ROWS)}
     same = tables.agreement(_runs(rows), _runs(rows), ["method", "prior"])
     assert same.agrees and same.tau == pytest.approx(1.0) and "agrees in kind" in same.sentence()
     reversed_ = {k: -v for k, v in rows.items()}

@@ -10,12 +10,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CHECK = """
 import pathlib, sys, torch, sae
-from sae.studies import comparison
+from sae.studies.numbers import paper_numbers
 assert pathlib.Path(sae.__file__).resolve().is_relative_to(pathlib.Path(sys.argv[1]).resolve()), sae.__file__
 x = torch.randn(32, 3, requires_grad=True)
 sae.SinkhornLoss(eps=0.1, max_iter=20)(x, torch.randn(32, 3)).backward()
 assert x.grad is not None
-assert len(comparison.paper_numbers()["uai_table1"]) == 12          # package data: the paper's numbers
+assert len(paper_numbers().uai_table1) == 12          # package data: the paper's numbers
 assert sae.repo_root() == pathlib.Path.cwd().resolve()               # outside a checkout: the working directory
 print("ok", sae.__version__)
 """

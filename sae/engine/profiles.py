@@ -1,7 +1,7 @@
 """The one table of run sizes: everything that differs between the ``smoke``, ``quick`` and ``paper``
 profiles, per study. Nothing else in the package or the book depends on the profile's name.
 
-    sizes("solver", "quick")["n"]          # points per cloud in the Sinkhorn chapter
+    sizes("solver", "quick").n             # points per cloud in the Sinkhorn chapter
     sizes("experiment", profile)           # the settings every training run of that profile starts from
 
 ``smoke`` is seconds per chapter (the tests), ``quick`` CPU minutes (``make book``, CI), ``paper``
@@ -12,11 +12,65 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import dataclass
 
 PROFILES = ("smoke", "quick", "paper")
 DEFAULT = "quick"        # what `make book`, CI and the command line use unless told otherwise
 
-SIZES: dict[str, dict[str, dict]] = {
+
+@dataclass(frozen=True)
+class ComparisonSizes:
+    """The comparison and ablation tables: which MNIST, the seeds, the ε/L sensitivity grid of SAE
+    (both priors, seed 0) and the batch sizes of the step-time study."""
+    dataset: str
+    seeds: list[int]
+    sensitivity_eps: list[float]
+    sensitivity_L: list[int]
+    step_batches: list[int]
+
+
+@dataclass(frozen=True)
+class SolverSizes:
+    """The Sinkhorn chapter: points per cloud, ε grid length, iterations of the convergence
+    curves, live benchmark sizes and repeats, L values of the gradient study."""
+    n: int
+    n_eps: int
+    convergence_iter: int
+    bench_sizes: list[int]
+    bench_repeat: int
+    grad_L: list[int]
+
+
+@dataclass(frozen=True)
+class TheorySizes:
+    """The theory chapter: atoms per measure, random trials, encoder fitting and training steps,
+    Monte Carlo draws, ε grid length."""
+    n: int
+    trials: int
+    fit_steps: list[int]
+    train_steps: int
+    mc: int
+    n_eps: int
+
+
+@dataclass(frozen=True)
+class GeometrySizes:
+    """Latent geometry: Swiss-roll encoder epochs (7 steps each; quick and paper run until the loss
+    has levelled off, which the chapter checks) and Sinkhorn iterations L, latent dimensions of the
+    Gaussian-shell study, t-SNE iterations."""
+    roll_epochs: int
+    roll_L: int
+    shell_dims: list[int]
+    tsne_iter: int
+
+
+@dataclass(frozen=True)
+class Epochs:
+    """A study that only sets how long its runs train."""
+    epochs: int
+
+
+SIZES: dict[str, dict[str, object]] = {
     # Settings every training run starts from (ExperimentConfig fields, nested ones as dicts); the
     # paper's: all of MNIST, 100 epochs, batch 128 (ICLR §6), the 512-512 MLP of the config default.
     "experiment": {
@@ -29,47 +83,31 @@ SIZES: dict[str, dict[str, dict]] = {
         "paper": {"data": {"n_train": None, "n_test": None}, "train": {"epochs": 100, "batch_size": 128,
                                                                          "fid_every": 10}},
     },
-    # The comparison and ablation tables: which MNIST, how many seeds, the ε/L sensitivity grid of
-    # SAE (both priors, seed 0) and the batch sizes of the step-time study.
     "comparison": {
-        "smoke": {"dataset": "mnist", "seeds": [0], "sensitivity_eps": [0.1, 10.0], "sensitivity_L": [10],
-                  "step_batches": [32, 64]},
-        "quick": {"dataset": "mnist", "seeds": [0, 1], "sensitivity_eps": [0.01, 0.1, 1.0, 10.0],
-                  "sensitivity_L": [50], "step_batches": [64, 128, 256, 512, 1024]},
-        "paper": {"dataset": "mnist_full", "seeds": [0, 1, 2, 3, 4], "sensitivity_eps": [0.001, 0.01, 0.1, 1.0, 10.0],
-                  "sensitivity_L": [10, 50, 200], "step_batches": [64, 128, 256, 512, 1024, 2048]},
+        "smoke": ComparisonSizes("mnist", [0], [0.1, 10.0], [10], [32, 64]),
+        "quick": ComparisonSizes("mnist", [0, 1], [0.01, 0.1, 1.0, 10.0], [50], [64, 128, 256, 512, 1024]),
+        "paper": ComparisonSizes("mnist_full", [0, 1, 2, 3, 4], [0.001, 0.01, 0.1, 1.0, 10.0], [10, 50, 200],
+                                 [64, 128, 256, 512, 1024, 2048]),
     },
-    # The Sinkhorn chapter: points per cloud, ε grid length, iterations of the convergence curves,
-    # live benchmark sizes and repeats, L values of the gradient study.
     "solver": {
-        "smoke": {"n": 40, "n_eps": 6, "convergence_iter": 200, "bench_sizes": [128], "bench_repeat": 2,
-                  "grad_L": [10, 50]},
-        "quick": {"n": 200, "n_eps": 12, "convergence_iter": 1000, "bench_sizes": [256, 1024], "bench_repeat": 3,
-                  "grad_L": [10, 50, 100, 200]},
-        "paper": {"n": 500, "n_eps": 16, "convergence_iter": 3000, "bench_sizes": [256, 1024, 4096],
-                  "bench_repeat": 5, "grad_L": [10, 50, 100, 200, 400]},
+        "smoke": SolverSizes(40, 6, 200, [128], 2, [10, 50]),
+        "quick": SolverSizes(200, 12, 1000, [256, 1024], 3, [10, 50, 100, 200]),
+        "paper": SolverSizes(500, 16, 3000, [256, 1024, 4096], 5, [10, 50, 100, 200, 400]),
     },
-    # The theory chapter: atoms per measure, random trials, encoder fitting and training steps,
-    # Monte Carlo draws, ε grid length.
     "theory": {
-        "smoke": {"n": 16, "trials": 20, "fit_steps": [0, 50, 500], "train_steps": 40, "mc": 20_000, "n_eps": 6},
-        "quick": {"n": 48, "trials": 200, "fit_steps": [0, 10, 30, 100, 300, 1000], "train_steps": 250,
-                  "mc": 200_000, "n_eps": 10},
-        "paper": {"n": 128, "trials": 1000, "fit_steps": [0, 10, 30, 100, 300, 1000, 3000], "train_steps": 1000,
-                  "mc": 2_000_000, "n_eps": 16},
+        "smoke": TheorySizes(16, 20, [0, 50, 500], 40, 20_000, 6),
+        "quick": TheorySizes(48, 200, [0, 10, 30, 100, 300, 1000], 250, 200_000, 10),
+        "paper": TheorySizes(128, 1000, [0, 10, 30, 100, 300, 1000, 3000], 1000, 2_000_000, 16),
     },
-    # Latent geometry: Swiss-roll encoder epochs (7 steps each; quick and paper run until the loss
-    # has levelled off, which the chapter checks) and Sinkhorn iterations L, latent dimensions of
-    # the Gaussian-shell study, t-SNE iterations.
     "geometry": {
-        "smoke": {"roll_epochs": 10, "roll_L": 20, "shell_dims": [2, 8], "tsne_iter": 250},
-        "quick": {"roll_epochs": 60, "roll_L": 100, "shell_dims": [2, 8, 32], "tsne_iter": 1000},
-        "paper": {"roll_epochs": 200, "roll_L": 500, "shell_dims": [2, 8, 16, 32, 64], "tsne_iter": 1000},
+        "smoke": GeometrySizes(10, 20, [2, 8], 250),
+        "quick": GeometrySizes(60, 100, [2, 8, 32], 1000),
+        "paper": GeometrySizes(200, 500, [2, 8, 16, 32, 64], 1000),
     },
     # Dirichlet priors: training epochs (twice quick's 6: softmax codes take longer to settle).
-    "simplex": {"smoke": {"epochs": 1}, "quick": {"epochs": 12}, "paper": {"epochs": 100}},
+    "simplex": {"smoke": Epochs(1), "quick": Epochs(12), "paper": Epochs(100)},
     # The what/where toy: training epochs (a few more than 8, for the spatial transformer to lock on).
-    "probprog": {"smoke": {"epochs": 1}, "quick": {"epochs": 10}, "paper": {"epochs": 100}},
+    "probprog": {"smoke": Epochs(1), "quick": Epochs(10), "paper": Epochs(100)},
 }
 
 
@@ -79,7 +117,7 @@ def check_profile(profile: str) -> str:
     return profile
 
 
-def sizes(study: str, profile: str) -> dict:
+def sizes(study: str, profile: str):
     """The sizes ``study`` uses at ``profile`` (a copy: callers may change it freely).
 
     Args:
@@ -87,13 +125,14 @@ def sizes(study: str, profile: str) -> dict:
         profile (str): ``"smoke"``, ``"quick"`` or ``"paper"``.
 
     Returns:
-        dict: that study's settings at that profile.
+        that study's settings at that profile: a dict of ExperimentConfig fields for
+        ``"experiment"``, otherwise the study's sizes record (``ComparisonSizes``, ``SolverSizes``, …).
 
     Raises:
         ValueError: an unknown study or profile (the message lists the known ones).
 
     Example:
-        >>> sizes("solver", "smoke")["n"]
+        >>> sizes("solver", "smoke").n
         40
     """
     check_profile(profile)

@@ -15,9 +15,10 @@ Results kept under ``results/stored/`` carry the commit that made them and keep 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -40,12 +41,117 @@ def _current_version(cfg: ExperimentConfig) -> str:
     return current_version(run_keys(cfg))
 
 
+def _known(cls, d: dict) -> dict:
+    """The entries of ``d`` that are fields of ``cls`` (a file written by older code may lack some)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
+@dataclass(frozen=True)
+class Machine:
+    """Where a run or a sweep ran (:func:`sae.utils.machine`)."""
+    platform: str = "?"
+    python: str = "?"
+    torch: str = "?"
+    cpu: str = "?"
+    cpu_count: int | None = None
+    torch_threads: int | None = None    # None: recorded before runs recorded it
+
+    @classmethod
+    def from_json(cls, d: dict | None) -> "Machine":
+        return cls(**_known(cls, d or {}))
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What made a run: the commit, the code version, the machine and how long it took."""
+    commit: str = "?"
+    code_version: str = "?"
+    machine: Machine = field(default_factory=Machine)
+    device: str = "cpu"
+    train_seconds: float = math.nan               # the epochs only (summed over resumptions)
+    wall_seconds_this_process: float = math.nan   # the last process, evaluation and FID included
+    data: str = ""
+
+    @classmethod
+    def from_json(cls, d: dict | None) -> "Provenance":
+        d = dict(d or {})
+        return cls(**{**_known(cls, d), "machine": Machine.from_json(d.get("machine"))})
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """A complete run's ``metrics.json`` (:func:`sae.engine.train.evaluate`), typed. A metric a run
+    did not take (FID of a non-generative model, precision/recall before runs took them) is NaN;
+    what a model's own evaluation adds (the what/where toy's localisation errors) is in ``extra``."""
+    reconstruction_error: float = math.nan
+    reconstruction_kind: str = ""
+    latent_mmd_x1000: float = math.nan
+    latent_mmd_x1000_by_bandwidth: dict[str, float] = field(default_factory=dict)
+    latent_ot: float = math.nan
+    code_variance_mean: float = math.nan
+    n_test: int | None = None
+    fid: float = math.nan
+    fid_se: float = math.nan
+    fid_n_real: int | None = None
+    fid_n_fake: int | None = None
+    fid_network: str = ""
+    precision: float = math.nan
+    recall: float = math.nan
+    provenance: Provenance = field(default_factory=Provenance)
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Metrics":
+        known = _known(cls, d)
+        extra = {k: v for k, v in d.items() if k not in known}
+        return cls(**{**known, "provenance": Provenance.from_json(d.get("provenance")), "extra": extra})
+
+    def numbers(self) -> dict[str, float]:
+        """Every scalar metric the run took, by name (what ``python -m sae train`` prints)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out.update(self.extra)
+        return {k: v for k, v in out.items() if isinstance(v, float) and v == v}
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One epoch of a run's ``curve.json``: its mean loss terms, its seconds and, at the epochs a
+    FID was taken, the FID with its bootstrap standard error (NaN at the others)."""
+    epoch: int = 0
+    loss: float = math.nan
+    rec: float = math.nan
+    penalty: float = math.nan
+    seconds: float = math.nan
+    fid: float = math.nan
+    fid_se: float = math.nan
+
+    @classmethod
+    def from_json(cls, d: dict) -> "CurvePoint":
+        return cls(**_known(cls, d))
+
+
+def load_curve(path: Path) -> list[CurvePoint]:
+    """The curve of the run in ``path`` (empty for a run without one)."""
+    f = Path(path) / "curve.json"
+    return [CurvePoint.from_json(c) for c in json.loads(f.read_text())] if f.exists() else []
+
+
+def load_metrics(path: Path) -> Metrics:
+    return Metrics.from_json(json.loads((Path(path) / "metrics.json").read_text()))
+
+
+def load_config(path: Path) -> ExperimentConfig:
+    return from_dict(json.loads((Path(path) / "config.json").read_text()))
+
+
 @dataclass
 class Run:
+    """A complete run: its settings, folder, metrics and curve."""
     cfg: ExperimentConfig
     path: Path
-    metrics: dict
-    curve: list
+    metrics: Metrics
+    curve: list[CurvePoint]
 
     def model(self, device="cpu"):
         """The trained model, rebuilt from the config and the checkpoint, or from the half-precision
@@ -62,15 +168,24 @@ class Run:
         m.load_state_dict(state)
         return m.to(device).eval()
 
-    def samples(self) -> dict[str, np.ndarray] | None:
-        """What the run kept for a reader (``samples``, ``interpolations`` in [0, 1], ``originals``),
-        or None for a run made before runs kept samples."""
+    def samples(self) -> "KeptSamples | None":
+        """What the run kept for a reader, or None for a run made before runs kept samples."""
         if not (self.path / SAMPLES).exists():
             return None
         with np.load(self.path / SAMPLES) as z:
             scale = float(z["scale"])
-            return {"samples": z["samples"].astype(np.float32) / scale,
-                    "interpolations": z["interpolations"].astype(np.float32) / scale, "originals": z["originals"]}
+            return KeptSamples(z["samples"].astype(np.float32) / scale,
+                               z["interpolations"].astype(np.float32) / scale, z["originals"])
+
+
+@dataclass(frozen=True)
+class KeptSamples:
+    """A run's ``samples.npz`` (:func:`sae.engine.train.keep_samples`), in [0, 1]: decoded prior
+    draws, decoded interpolations between test codes (one row of images each) and the test images
+    they start and end at."""
+    samples: np.ndarray
+    interpolations: np.ndarray
+    originals: np.ndarray
 
 
 def run_name(cfg: ExperimentConfig) -> str:
@@ -103,9 +218,7 @@ def load_run(path: Path) -> Run:
     path = Path(path)
     if not is_complete(path):
         raise FileNotFoundError(f"{path} is not a complete run (no metrics.json)")
-    cfg = from_dict(json.loads((path / "config.json").read_text()))
-    curve = json.loads((path / "curve.json").read_text()) if (path / "curve.json").exists() else []
-    return Run(cfg, path, json.loads((path / "metrics.json").read_text()), curve)
+    return Run(load_config(path), path, load_metrics(path), load_curve(path))
 
 
 def get_or_train(cfg: ExperimentConfig, root: Path | None = None, progress: bool = True, wait: bool = False) -> Run:

@@ -2,7 +2,7 @@
 
 A run's identity is its settings (the config hash) and the code it executes, nothing more. The
 code version hashes the source that decides a run's numbers (:data:`CODE_PARTS`: the solver, the
-models, the engine but for the store, the lock, the profile table and this file), **less the
+models, the engine but for the store, the lock, the profile table, the sweeps and this file), **less the
 registered entries the run does not use**:
 
 - A registered entry is a class under ``@register`` (a model in ``models/autoencoders.py``, a
@@ -32,9 +32,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent
 CODE_PARTS = ("ot", "models", "engine")
-# Engine files that decide no run's numbers: where runs are kept and locked, the profile table
-# (a profile's sizes reach a run through its config, which is hashed anyway) and this file.
-NOT_CODE = ("engine/store.py", "engine/runlock.py", "engine/profiles.py", "engine/version.py")
+# Engine files that decide no run's numbers: where runs are kept and locked, the profile table and
+# the sweeps' rows (both reach a run through its config, which is hashed anyway) and this file.
+NOT_CODE = ("engine/store.py", "engine/runlock.py", "engine/profiles.py", "engine/sweeps.py", "engine/version.py")
 
 
 def run_keys(cfg) -> frozenset[str]:

@@ -23,11 +23,11 @@ import torch
 
 from ..engine.config import make_config
 from ..engine.profiles import DEFAULT
+from ..engine.sweeps import table_config
 from ..engine.train import train
 from ..models import MODELS, build_model
 from ..ot import sinkhorn
 from ..utils import git_sha, machine, repo_root, write_json
-from .comparison import table_config
 
 
 @dataclass

@@ -1,17 +1,16 @@
-"""The paper's comparisons as code: which runs make each table, and how rows are summarised.
+"""The paper's comparisons as results: a record per run, tables of them, stored sweeps, and how
+rows are summarised beside the paper's numbers.
 
-UAI Table 1 and ICLR Table 2 (MNIST columns) share one list of (method, prior) rows; ICLR Table 1
-(Sinkhorn vs Hungarian, sampled vs fixed targets) is a second list. Each row is trained for every
-seed of the profile through the results store, so the report chapter reloads the same runs.
+Which runs make each table (UAI Table 1 and ICLR Table 2's MNIST columns, ICLR Table 1's
+ablation, the 64-d Gaussian study) is :mod:`sae.engine.sweeps`; each row is trained for every seed
+of the profile through the results store, so the report chapter reloads the same runs.
 """
 from __future__ import annotations
 
 import functools
-import json
 import math
 import time
-from dataclasses import dataclass
-from importlib import resources
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -19,90 +18,19 @@ import pandas as pd
 import torch
 from scipy.stats import kendalltau
 
-from ..engine.config import make_config
 from ..engine.data import load
 from ..engine.metrics import mmd_bandwidth
 from ..engine.profiles import sizes
-from ..engine.store import get_or_train, load_run
+from ..engine.store import Run, get_or_train, load_config, load_curve, load_metrics, load_run
+from ..engine.sweeps import MANIFEST, TABLE_ROWS, Manifest, configs, row_name, row_of, seeds, table_config
 from ..engine.train import TrainingError
 from ..models.priors import UniformSphere, make_prior
 from ..ot import exact_ot, sinkhorn_divergence
 from ..utils import repo_root
 from . import tables
-
-# (method, prior, label): UAI Table 1 rows plus the ICLR Table 2 AE rows.
-TABLE_ROWS = [
-    ("ae", "gaussian", "AE"), ("vae", "gaussian", "VAE"), ("betavae", "gaussian", "β-VAE"),
-    ("wae", "gaussian", "WAE"), ("swae", "gaussian", "SWAE"), ("w2gae", "gaussian", "W2GAE"),
-    ("hae", "gaussian", "HAE"), ("sae", "gaussian", "SAE"),
-    ("ae", "sphere", "AE (spherical)"), ("hvae", "sphere", "HVAE"), ("wae", "sphere", "WAE"),
-    ("swae", "sphere", "SWAE"), ("hae", "sphere", "HAE"), ("sae", "sphere", "SAE"),
-]
-# ICLR Table 1: (solver, assignment, beta) on the sphere.
-ABLATION_ROWS = [(s, a, b) for s in ("hungarian", "sinkhorn") for a in ("sample", "targets") for b in (10.0, 100.0)]
+from .numbers import PaperNumbers, paper_numbers
 
 METRICS = ("latent_mmd_x1000", "reconstruction_error", "fid")
-
-
-def paper_numbers() -> dict:
-    """The paper's numbers, with provenance (sae/studies/paper/numbers.json)."""
-    return json.loads(resources.files("sae.studies").joinpath("paper/numbers.json").read_text())
-
-
-def seeds(profile: str) -> list[int]:
-    return sizes("comparison", profile)["seeds"]
-
-
-def table_config(profile: str, method: str, prior: str, seed: int, **overrides):
-    """One MNIST run of the comparison (the profile's MNIST: embedded digits, or all 70,000)."""
-    return make_config(profile, method, prior, sizes("comparison", profile)["dataset"], seed=seed, **overrides)
-
-
-SOLVER_MODEL = {"hungarian": "hae", "sinkhorn": "sae"}    # ICLR Table 1's two solvers
-
-
-def ablation_config(profile: str, solver: str, assignment: str, beta: float, seed: int, **overrides):
-    return table_config(profile, SOLVER_MODEL[solver], "sphere", seed, beta=beta, targets=assignment == "targets",
-                        **overrides)
-
-
-# The table rows whose comparisons the report's claims turn on (claims 2 and 6, and whether HAE
-# with the Gaussian prior earns its FID), named before any paper-length run was judged: a sweep's
-# ``extra_seeds`` train these rows only.
-MORE_SEEDS_ROWS = (("sae", "sphere"), ("hae", "sphere"), ("vae", "gaussian"), ("wae", "gaussian"), ("hae", "gaussian"))
-
-
-# Claim 3's mechanism without CelebA: the Gaussian prior in 64 dimensions (the paper's CelebA code
-# size), where sample-based OT (SAE, HAE) should shrink the codes and SWAE and W2GAE should not.
-LATENT64_ROWS = (("sae", "SAE"), ("hae", "HAE"), ("swae", "SWAE"), ("w2gae", "W2GAE"))
-LATENT64_DIM = 64
-SWEEPS = ("table", "ablation", "latent64")
-
-
-def configs(name: str, profile: str, seed_list=None, extra_seeds=()) -> list[tuple[dict, object]]:
-    """(labels, config) of every run of the ``table``, the ``ablation`` or ``latent64`` (the
-    Gaussian prior in 64-d): seed by seed, row by row (so a sweep cut short holds whole tables of
-    its first seeds); then, for the table, the ``extra_seeds`` of the rows in :data:`MORE_SEEDS_ROWS`."""
-    seed_list = seeds(profile) if seed_list is None else list(seed_list)
-    if name == "table":
-        return [({"method": m, "prior": p, "label": lab}, table_config(profile, m, p, s))
-                for s in seed_list for m, p, lab in TABLE_ROWS] + \
-               [({"method": m, "prior": p, "label": lab}, table_config(profile, m, p, s))
-                for s in extra_seeds for m, p, lab in TABLE_ROWS if (m, p) in MORE_SEEDS_ROWS]
-    if extra_seeds:
-        raise ValueError("extra seeds are for the table sweep only")
-    if name == "ablation":
-        return [({"solver": so, "assignment": a}, ablation_config(profile, so, a, b, s))
-                for s in seed_list for so, a, b in ABLATION_ROWS]
-    if name == "latent64":
-        return [({"method": m, "prior": "gaussian", "label": lab},
-                 table_config(profile, m, "gaussian", s, latent_dim=LATENT64_DIM)) for s in seed_list for m, lab in LATENT64_ROWS]
-    raise ValueError(f"sweep must be one of {SWEEPS}, got {name!r}")
-
-
-def run_threads(provenance: dict) -> int | None:
-    """The torch thread count a run recorded in its provenance (None for runs made before it was)."""
-    return provenance.get("machine", {}).get("torch_threads")
 
 
 def threads_label(counts, default: str = "?") -> str:
@@ -111,17 +39,65 @@ def threads_label(counts, default: str = "?") -> str:
     return "/".join(str(t) for t in sorted({int(t) for t in counts if t is not None and t == t})) or default
 
 
-def _row(metrics: dict, path, seed: int, beta: float, **labels) -> dict:
-    """One line of a results table (a run trained here or one of a stored sweep)."""
-    return {**labels, "seed": seed, "beta": beta, **{k: metrics.get(k, math.nan) for k in METRICS},
-            "fid_se": metrics.get("fid_se", math.nan), "n_test": metrics.get("n_test"),
-            "precision": metrics.get("precision", math.nan), "recall": metrics.get("recall", math.nan),
-            **{f"mmd_bw_{f}": v for f, v in metrics.get("latent_mmd_x1000_by_bandwidth", {}).items()},
-            "mmd_v_floor": (mmd_v_floor_x1000(labels["prior"], labels["latent_dim"], metrics["n_test"])
-                            if "n_test" in metrics else math.nan),
-            "fid_n_real": metrics.get("fid_n_real"), "fid_n_fake": metrics.get("fid_n_fake"),
-            "code_variance": metrics.get("code_variance_mean"), "train_s": metrics["provenance"]["train_seconds"],
-            "threads": run_threads(metrics["provenance"]), **_timing(metrics, Path(path)), "path": str(path)}
+@dataclass(frozen=True)
+class RunRecord:
+    """One line of a results table: a run trained here or one of a stored sweep, typed. The
+    tables the chapters show and the statistics are built from these (:func:`frame`)."""
+    method: str
+    prior: str
+    label: str
+    solver: str
+    assignment: str
+    seed: int
+    beta: float
+    dataset: str
+    epochs: int
+    latent_dim: int
+    latent_mmd_x1000: float
+    reconstruction_error: float
+    fid: float
+    fid_se: float
+    n_test: int | None
+    precision: float
+    recall: float
+    mmd_by_bandwidth: dict
+    mmd_v_floor: float
+    fid_n_real: int | None
+    fid_n_fake: int | None
+    code_variance: float
+    train_s: float
+    threads: int | None
+    s_per_epoch: float
+    s_outside_epochs: float
+    path: str
+
+    @classmethod
+    def of(cls, run: Run) -> "RunRecord":
+        cfg, m, prov = run.cfg, run.metrics, run.metrics.provenance
+        seconds = [c.seconds for c in run.curve if c.seconds == c.seconds]
+        outside = prov.wall_seconds_this_process - prov.train_seconds
+        return cls(**asdict(row_of(cfg)), seed=cfg.seed, beta=cfg.beta, dataset=cfg.data.name, epochs=cfg.train.epochs,
+                   latent_dim=cfg.latent_dim, latent_mmd_x1000=m.latent_mmd_x1000,
+                   reconstruction_error=m.reconstruction_error, fid=m.fid, fid_se=m.fid_se, n_test=m.n_test,
+                   precision=m.precision, recall=m.recall, mmd_by_bandwidth=m.latent_mmd_x1000_by_bandwidth,
+                   mmd_v_floor=mmd_v_floor_x1000(cfg.prior, cfg.latent_dim, m.n_test) if m.n_test else math.nan,
+                   fid_n_real=m.fid_n_real, fid_n_fake=m.fid_n_fake, code_variance=m.code_variance_mean,
+                   train_s=prov.train_seconds, threads=prov.machine.torch_threads,
+                   # the median seconds of its epochs, and of its process outside them (data,
+                   # evaluation, FID): what the cluster chapter scales
+                   s_per_epoch=float(np.median(seconds)) if seconds else math.nan,
+                   s_outside_epochs=max(0.0, outside) if outside == outside else math.nan, path=str(run.path))
+
+
+def frame(records: list[RunRecord]) -> pd.DataFrame:
+    """Records as a table for statistics and display (the latent MMD at each kernel bandwidth as
+    ``mmd_bw_<factor>`` columns)."""
+    rows = []
+    for r in records:
+        d = asdict(r)
+        d.update({f"mmd_bw_{f}": v for f, v in d.pop("mmd_by_bandwidth").items()})
+        rows.append(d)
+    return pd.DataFrame(rows, columns=None if rows else [f.name for f in fields(RunRecord)])
 
 
 @functools.lru_cache(maxsize=None)
@@ -144,24 +120,8 @@ def mmd_v_floor_x1000(prior: str, dim: int, n: int, draws: int = 4000) -> float:
     return 1000 * 2 * (1 - mean_k) / n
 
 
-def _timing(metrics: dict, path: Path) -> dict:
-    """A run's measured speed: the median seconds of its epochs (from its curve) and the seconds
-    of its process outside them (data, evaluation, FID); what the cluster chapter scales."""
-    curve = json.loads((path / "curve.json").read_text()) if (path / "curve.json").exists() else []
-    seconds = [c["seconds"] for c in curve if "seconds" in c]
-    prov = metrics["provenance"]
-    outside = prov.get("wall_seconds_this_process", math.nan) - prov["train_seconds"]
-    return {"s_per_epoch": float(np.median(seconds)) if seconds else math.nan,
-            "s_outside_epochs": max(0.0, outside) if outside == outside else math.nan}
-
-
 def _run_all(name: str, profile: str, seed_list, progress: bool) -> pd.DataFrame:
-    out = []
-    for labels, cfg in configs(name, profile, seed_list):
-        run = get_or_train(cfg, progress=progress)
-        out.append(_row(run.metrics, run.path, cfg.seed, cfg.beta, **{"prior": cfg.prior, **labels},
-                        latent_dim=cfg.latent_dim))
-    return pd.DataFrame(out)
+    return frame([RunRecord.of(get_or_train(cfg, progress=progress)) for _, cfg in configs(name, profile, seed_list)])
 
 
 def run_table(profile: str, seeds=None, progress: bool = False) -> pd.DataFrame:
@@ -178,19 +138,17 @@ def run_sensitivity(profile: str, progress: bool = False) -> pd.DataFrame:
     """SAE on both priors across ε and L (seed 0); a run that fails is a row with its error."""
     rows = []
     grid = sizes("comparison", profile)
-    eps_list, L_list = grid["sensitivity_eps"], grid["sensitivity_L"]
     for prior in ("sphere", "gaussian"):
-        for eps in eps_list:
-            for L in L_list:
+        for eps in grid.sensitivity_eps:
+            for L in grid.sensitivity_L:
                 cfg = table_config(profile, "sae", prior, 0, sinkhorn={"eps": eps, "max_iter": L})
                 row = {"prior": prior, "eps": eps, "L": L}
                 try:
                     m = get_or_train(cfg, progress=progress).metrics
-                    row.update({"FID": m["fid"], "RE": m["reconstruction_error"], "MMD×1000": m["latent_mmd_x1000"],
-                                "code variance": m["code_variance_mean"], "status": "ok"})
+                    rows.append({**row, "FID": m.fid, "RE": m.reconstruction_error, "MMD×1000": m.latent_mmd_x1000,
+                                 "code variance": m.code_variance_mean, "status": "ok"})
                 except TrainingError as err:
-                    row["status"] = f"failed: {err}"
-                rows.append(row)
+                    rows.append({**row, "status": f"failed: {err}"})
     return pd.DataFrame(rows)
 
 
@@ -259,48 +217,57 @@ def step_time(method: str, batch_sizes, latent_dim: int = 10, steps: int = 3, se
 
 # ------------------------------------------------------------------------------ stored sweeps
 
-def load_sweep(folder) -> tuple[dict, pd.DataFrame]:
-    """A stored sweep: its manifest and one row per run (same columns as run_table)."""
-    folder = Path(folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    labels = {(m, p): lab for m, p, lab in TABLE_ROWS}
-    rows = []
-    for rel in manifest["complete"] if "complete" in manifest else manifest["runs"]:
-        cfg = json.loads((folder / rel / "config.json").read_text())
-        metrics = json.loads((folder / rel / "metrics.json").read_text())
-        rows.append(_row(metrics, folder / rel, cfg["seed"], cfg["beta"], method=cfg["model"], prior=cfg["prior"],
-                         label=labels.get((cfg["model"], cfg["prior"]), cfg["model"]), dataset=cfg["data"]["name"],
-                         epochs=cfg.get("train", {}).get("epochs", math.nan),
-                         latent_dim=cfg["latent_dim"],
-                         solver={m: s for s, m in SOLVER_MODEL.items()}.get(cfg["model"], cfg["model"]),
-                         assignment="targets" if cfg.get("targets") else "sample"))
-    return manifest, pd.DataFrame(rows)
+def load_sweep(folder) -> tuple[Manifest, list[RunRecord]]:
+    """A stored sweep: its manifest and a record of each of its complete runs."""
+    manifest = Manifest.read(folder)
+    return manifest, [RunRecord.of(Run(load_config(p), p, load_metrics(p), load_curve(p)))
+                      for p in (Path(folder) / rel for rel in manifest.finished_runs)]
 
 
 @dataclass
 class StoredSweep:
-    """A sweep kept under results/stored/: its folder name, manifest and one line per complete run."""
+    """A sweep kept under results/stored/: its folder name, manifest and a record per complete run
+    (``runs``: the same as a table, for statistics and display)."""
     name: str
-    manifest: dict
-    runs: pd.DataFrame
+    manifest: Manifest
+    records: list[RunRecord]
+
+    @functools.cached_property
+    def runs(self) -> pd.DataFrame:
+        return frame(self.records)
+
+    @property
+    def epochs(self) -> int:
+        return max(r.epochs for r in self.records)
+
+    @property
+    def dataset(self) -> str:
+        return self.records[0].dataset
+
+    def seeds_per(self, key) -> dict:
+        """How many seeds each row has (``key``: a record's row, e.g. ``lambda r: r.method``)."""
+        out: dict = {}
+        for r in self.records:
+            out[key(r)] = out.get(key(r), 0) + 1
+        return out
 
     @property
     def missing_rows(self) -> list[tuple[str, str]]:
         """(method, prior) rows of the table with no complete run yet (a sweep still running)."""
-        have = set(zip(self.runs["method"], self.runs["prior"]))
-        return [(m, p) for m, p, _ in TABLE_ROWS if (m, p) not in have] if self.manifest["sweep"] == "table" else []
+        have = {(r.method, r.prior) for r in self.records}
+        return [(m, p) for m, p, _ in TABLE_ROWS if (m, p) not in have] if self.manifest.sweep == "table" else []
 
     @property
     def description(self) -> str:
         """One line of provenance: command, commit (and the commits it was resumed at), machine,
         torch threads of its runs, duration, runs, FID sample sizes."""
-        m, r = self.manifest, self.runs
-        state = "" if m.get("status", "complete") == "complete" else f" (partial: {len(r)} of {len(m['runs'])} runs)"
-        resumed = f" (resumed at {', '.join(c[:10] for c in m['resumed'])})" if m.get("resumed") else ""
-        threads = threads_label(r["threads"] if "threads" in r else [], str(m["machine"].get("torch_threads", "?")))
-        return (f"{self.name}: `{m['command']}` at commit {m['commit'][:10]}{resumed}, {m['machine']['cpu_count']} "
-                f"CPUs, {threads} thread(s), {m['duration_s'] / 60:.0f} min{state}; "
-                f"{len(r)} runs, {r['fid_n_real'].iloc[0]} real vs {r['fid_n_fake'].iloc[0]} generated digits for FID")
+        m, r = self.manifest, self.records
+        state = "" if m.status == "complete" else f" (partial: {len(r)} of {len(m.runs)} runs)"
+        resumed = f" (resumed at {', '.join(c[:10] for c in m.resumed)})" if m.resumed else ""
+        threads = threads_label([x.threads for x in r], str(m.machine.torch_threads or "?"))
+        return (f"{self.name}: `{m.command}` at commit {m.commit[:10]}{resumed}, {m.machine.cpu_count} "
+                f"CPUs, {threads} thread(s), {m.minutes:.0f} min{state}; "
+                f"{len(r)} runs, {r[0].fid_n_real} real vs {r[0].fid_n_fake} generated digits for FID")
 
 
 def stored_sweeps(kind: str = "table", dataset: str | None = None, root: Path | None = None) -> list[StoredSweep]:
@@ -308,48 +275,44 @@ def stored_sweeps(kind: str = "table", dataset: str | None = None, root: Path | 
     one complete run, in folder order."""
     out = []
     root = Path(root) if root is not None else repo_root() / "results" / "stored"
-    for man in sorted(root.glob("*/manifest.json")):
-        manifest, runs = load_sweep(man.parent)
-        if manifest["sweep"] != kind or runs.empty:
+    for man in sorted(root.glob(f"*/{MANIFEST}")):
+        if Manifest.read(man.parent).sweep != kind:
             continue
-        cfg = json.loads((Path(runs["path"].iloc[0]) / "config.json").read_text())
-        if dataset is None or cfg["data"]["name"] == dataset:
-            out.append(StoredSweep(man.parent.name, manifest, runs))
+        st = StoredSweep(man.parent.name, *load_sweep(man.parent))
+        if st.records and (dataset is None or st.dataset == dataset):
+            out.append(st)
     return out
 
 
 def longest_sweep(kind: str, dataset: str, root: Path | None = None) -> StoredSweep | None:
     """The stored sweep of this kind on this data set trained longest (most epochs), or None."""
     found = stored_sweeps(kind, dataset, root)
-    return max(found, key=lambda s: float(s.runs["epochs"].max())) if found else None
+    return max(found, key=lambda s: s.epochs) if found else None
 
 
 def stored_sweep(kind: str, dataset: str, root: Path | None = None) -> StoredSweep | None:
     """The stored sweep of this kind on this data set with the most complete runs, or None."""
     found = stored_sweeps(kind, dataset, root)
-    return max(found, key=lambda s: len(s.runs)) if found else None
+    return max(found, key=lambda s: len(s.records)) if found else None
 
 
 # ---------------------------------------------------------------------------- FID against epochs
 
-def fid_curves(runs: pd.DataFrame) -> pd.DataFrame:
+def fid_curves(runs: "list[RunRecord] | pd.DataFrame") -> pd.DataFrame:
     """FID against epochs: one line per FID a run took during training (every ``train.fid_every``
     epochs, from the same seeded prior draws, so epochs compare like with like), with its bootstrap
-    standard error; ``runs`` is a table of run_table or load_sweep (its ``path`` column)."""
-    rows = []
-    for r in runs.itertuples():
-        curve = json.loads((Path(r.path) / "curve.json").read_text())
-        rows += [{"label": r.label, "prior": r.prior, "method": r.method, "seed": r.seed, "epoch": c["epoch"],
-                  "fid": c["fid"], "fid_se": c.get("fid_se", math.nan)} for c in curve if "fid" in c]
+    standard error; ``runs``: records, or a table of them (:func:`run_table`, ``StoredSweep.runs``)."""
+    records = runs.itertuples() if isinstance(runs, pd.DataFrame) else runs
+    rows = [{"label": r.label, "prior": r.prior, "method": r.method, "seed": r.seed, "epoch": c.epoch, "fid": c.fid,
+             "fid_se": c.fid_se} for r in records for c in load_curve(r.path) if c.fid == c.fid]
     return pd.DataFrame(rows, columns=["label", "prior", "method", "seed", "epoch", "fid", "fid_se"])
 
 
-def ordering_by_epoch(curves: pd.DataFrame, numbers: dict | None = None) -> pd.DataFrame:
+def ordering_by_epoch(curves: pd.DataFrame, numbers: PaperNumbers | None = None) -> pd.DataFrame:
     """Has the ordering of the models settled? Per epoch at which FIDs were taken: Kendall's τ of
     the rows' mean FIDs against the last epoch's, and against the paper's UAI Table 1 order (its
     twelve rows; the AE rows are not in it)."""
-    numbers = numbers or paper_numbers()
-    paper = {(r["method"], r["prior"]): r["mnist_fid"] for r in numbers["uai_table1"]}
+    paper = (numbers or paper_numbers()).uai_fid()
     mean = curves.groupby(["method", "prior", "epoch"])["fid"].mean().unstack("epoch")
     last = mean[mean.columns.max()]
     in_paper = [k for k in mean.index if k in paper]
@@ -423,14 +386,14 @@ def describe_setup(profile: str) -> str:
             f"digits, {cfg.train.epochs} epochs, batch {cfg.train.batch_size}, hidden {cfg.hidden}, seeds {seeds(profile)}")
 
 
-def paper_side_by_side(summary: pd.DataFrame, numbers: dict | None = None) -> pd.DataFrame:
+def paper_side_by_side(summary: pd.DataFrame, numbers: PaperNumbers | None = None) -> pd.DataFrame:
     """Our means beside the paper's UAI Table 1 FID and ICLR Table 2 columns, row by row (``row``:
     the reader's name of the row, e.g. "WAE, sphere")."""
     numbers = numbers or paper_numbers()
-    uai = pd.DataFrame(numbers["uai_table1"])[["method", "prior", "mnist_fid"]].rename(
-        columns={"mnist_fid": "UAI FID (paper)"})
-    iclr = pd.DataFrame(numbers["iclr_table2"])[["method", "prior", "mnist_mmd", "mnist_re", "mnist_fid"]].rename(
-        columns={"mnist_mmd": "ICLR MMD×1000", "mnist_re": "ICLR RE", "mnist_fid": "ICLR FID"})
+    uai = pd.DataFrame([{"method": r.method, "prior": r.prior, "UAI FID (paper)": r.mnist_fid}
+                        for r in numbers.uai_table1])
+    iclr = pd.DataFrame([{"method": r.method, "prior": r.prior, "ICLR MMD×1000": r.mnist_mmd, "ICLR RE": r.mnist_re,
+                          "ICLR FID": r.mnist_fid} for r in numbers.iclr_table2])
     ours = summary[["label", "method", "prior", "fid", "fid_sd", "reconstruction_error", "latent_mmd_x1000"]].rename(
         columns={"fid": "FID (ours)", "fid_sd": "FID sd", "reconstruction_error": "RE (ours)",
                  "latent_mmd_x1000": "MMD×1000 (ours)"})
@@ -439,11 +402,11 @@ def paper_side_by_side(summary: pd.DataFrame, numbers: dict | None = None) -> pd
     return out
 
 
-def ablation_side_by_side(summary: pd.DataFrame, numbers: dict | None = None) -> pd.DataFrame:
+def ablation_side_by_side(summary: pd.DataFrame, numbers: PaperNumbers | None = None) -> pd.DataFrame:
     """ICLR Table 1: our means ± sd beside the paper's MMD, RE and FID."""
-    numbers = numbers or paper_numbers()
-    paper = pd.DataFrame(numbers["iclr_table1"]).rename(
-        columns={"mnist_mmd": "paper MMD×1000", "mnist_re": "paper RE", "mnist_fid": "paper FID"})
+    paper = pd.DataFrame([{"solver": r.solver, "assignment": r.assignment, "beta": r.beta, "paper MMD×1000": r.mnist_mmd,
+                           "paper RE": r.mnist_re, "paper FID": r.mnist_fid}
+                          for r in (numbers or paper_numbers()).iclr_table1])
     return format_table(summary, ["solver", "assignment"]).merge(paper, on=["solver", "assignment", "beta"])
 
 
@@ -454,16 +417,17 @@ def solver_gap(summary: pd.DataFrame) -> pd.DataFrame:
     return gap
 
 
+def _short(row) -> str:
+    return f"{row.label} ({row.prior[0].upper()})"
+
+
 def model_gallery(profile: str, seed: int = 0) -> tuple[dict, dict]:
     """Prior samples and an interpolation between two test digits, per row of the table (seed 0
     runs, reloaded): ({label: images}, {label: images})."""
     samples, paths = {}, {}
-    for labels, cfg in configs("table", profile, [seed]):
+    for row, cfg in configs("table", profile, [seed]):
         run = get_or_train(cfg, progress=False)
-        x_test = load(cfg.data).x_test
-        s, p = samples_and_interpolations(run.model(), x_test)
-        name = f"{labels['label']} ({labels['prior'][0].upper()})"
-        samples[name], paths[name] = s, p
+        samples[_short(row)], paths[_short(row)] = samples_and_interpolations(run.model(), load(cfg.data).x_test)
     return samples, paths
 
 
@@ -472,26 +436,13 @@ def stored_gallery(stored: "StoredSweep", seed: int = 0) -> tuple[dict, dict]:
     rebuilt or retrained), per row of seed ``seed`` with them: ({label: images}, {label: images}),
     ten of each, in table order; empty for sweeps made before runs kept samples."""
     samples, paths = {}, {}
-    runs = stored.runs
-    for method, prior, label in TABLE_ROWS:
-        hit = runs[(runs["method"] == method) & (runs["prior"] == prior) & (runs["seed"] == seed)]
-        kept = load_run(Path(hit["path"].iloc[0])).samples() if len(hit) else None
-        if kept is None:
-            continue
-        name = f"{label} ({prior[0].upper()})"
-        samples[name] = torch.as_tensor(kept["samples"][:10])
-        paths[name] = torch.as_tensor(kept["interpolations"][0])
+    order = {(m, p): i for i, (m, p, _) in enumerate(TABLE_ROWS)}
+    for r in sorted((r for r in stored.records if r.seed == seed), key=lambda r: order.get((r.method, r.prior), 99)):
+        kept = load_run(Path(r.path)).samples()
+        if kept is not None:
+            samples[_short(r)] = torch.as_tensor(kept.samples[:10])
+            paths[_short(r)] = torch.as_tensor(kept.interpolations[0])
     return samples, paths
-
-
-def row_name(key: tuple) -> str:
-    """The reader's name of a table row (method, prior) or an ablation row (solver, assignment, β)."""
-    labels = {(m, p): lab for m, p, lab in TABLE_ROWS}
-    if len(key) == 2:
-        prior = {"gaussian": "Gaussian"}.get(key[1], key[1])
-        return f"{labels.get(key, key[0]).replace(' (spherical)', '')}, {prior}"
-    solver, assignment, beta = key
-    return f"{solver.capitalize()}, {assignment}, β = {beta:g}"
 
 
 def build_role(profile: str, stored: "StoredSweep | None") -> str:
@@ -500,7 +451,7 @@ def build_role(profile: str, stored: "StoredSweep | None") -> str:
     cfg = table_config(profile, "sae", "sphere", 0)
     if stored is None:
         return f"No stored sweep of this table exists: this build ({describe_setup(profile)}) is the only evidence."
-    epochs = int(stored.runs["epochs"].max())
+    epochs = stored.epochs
     if cfg.data.name == "mnist_full" and cfg.data.n_train is None and cfg.train.epochs >= epochs:
         return (f"This build trains on all of full MNIST for {cfg.train.epochs} epochs, at least the stored sweep's "
                 f"{epochs}: **this build is the evidence**; the stored sweep above is the record of its commit.")
@@ -509,11 +460,10 @@ def build_role(profile: str, stored: "StoredSweep | None") -> str:
             f"still behaves as the stored runs say, not evidence of its own.")
 
 
-def table_with_intervals(runs: pd.DataFrame, numbers: dict | None = None) -> pd.DataFrame:
+def table_with_intervals(runs: pd.DataFrame, numbers: PaperNumbers | None = None) -> pd.DataFrame:
     """The comparison table as a reader sees it: per row, FID, RE and MMD×1000 as 'mean [95% t
     interval]' over the seeds, rounded to their noise, beside the paper's UAI FID."""
-    numbers = numbers or paper_numbers()
-    paper = {(r["method"], r["prior"]): r["mnist_fid"] for r in numbers["uai_table1"]}
+    paper = (numbers or paper_numbers()).uai_fid()
     order = {(m, p): i for i, (m, p, _) in enumerate(TABLE_ROWS)}
     runs = runs.assign(_order=[order.get(k, 99) for k in zip(runs["method"], runs["prior"])]).sort_values("_order")
     out = tables.interval_table(runs, ["method", "prior"], name=row_name)
@@ -521,10 +471,9 @@ def table_with_intervals(runs: pd.DataFrame, numbers: dict | None = None) -> pd.
     return out
 
 
-def ablation_with_intervals(runs: pd.DataFrame, numbers: dict | None = None) -> pd.DataFrame:
+def ablation_with_intervals(runs: pd.DataFrame, numbers: PaperNumbers | None = None) -> pd.DataFrame:
     """ICLR Table 1 as a reader sees it: per variant, the metrics with 95% t intervals beside the paper's FID."""
-    numbers = numbers or paper_numbers()
-    paper = {(r["solver"], r["assignment"], float(r["beta"])): r["mnist_fid"] for r in numbers["iclr_table1"]}
+    paper = (numbers or paper_numbers()).ablation_fid()
     keys = ["solver", "assignment", "beta"]
     out = tables.interval_table(runs, keys, name=row_name)
     out.insert(2, "paper FID (ICLR)", [paper.get(k, math.nan) for k in runs.groupby(keys, sort=False).groups])
@@ -544,7 +493,7 @@ def sample_quality(runs: pd.DataFrame) -> pd.DataFrame:
 def step_times(profile: str) -> pd.DataFrame:
     """Seconds per latent-loss forward+backward of SAE and HAE at this profile's batch sizes, wide,
     with their ratio."""
-    batches = sizes("comparison", profile)["step_batches"]
+    batches = sizes("comparison", profile).step_batches
     times = pd.concat([step_time(m, batches) for m in LATENT_LOSSES])
     wide = times.pivot(index="batch", columns="method", values="seconds")
     wide["HAE / SAE"] = wide["hae"] / wide["sae"]

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..engine.config import ExperimentConfig
 from ..engine.profiles import sizes
+from ..engine.sweeps import table_config
 from . import comparison, geometry, probprog, simplex, theory
 
 
@@ -36,8 +37,8 @@ def gather(profile: str) -> Evidence:
     ablation_runs = comparison.run_ablation(profile)
     ablation = comparison.summarise(ablation_runs, ["solver", "assignment", "beta"])
     t = sizes("theory", profile)
-    return Evidence(profile, comparison.table_config(profile, "sae", "sphere", 0), runs, summary, ablation_runs, ablation,
+    return Evidence(profile, table_config(profile, "sae", "sphere", 0), runs, summary, ablation_runs, ablation,
                     comparison.run_sensitivity(profile), geometry.swiss_roll_study(profile),
                     geometry.mnist_knn_study(profile), simplex.study(profile), probprog.study(profile),
-                    theory.bound_table(t["n"], t["trials"]), theory.sphere_table(t["mc"]),
-                    theory.entropic_limits(theory.monge_setup(t["n"]), t["n_eps"]))
+                    theory.bound_table(t.n, t.trials), theory.sphere_table(t.mc),
+                    theory.entropic_limits(theory.monge_setup(t.n), t.n_eps))

@@ -33,8 +33,8 @@ from ..engine.data import load
 from ..engine.fid import mnist_feature_net
 from ..engine.metrics import PR_K, binarise, fid
 from ..engine.store import get_or_train
+from ..engine.sweeps import configs
 from ..utils import repo_root
-from .comparison import configs
 
 WHAT = ("Bernoulli means", "thresholded at 0.5", "Bernoulli samples", "reconstructions")
 VERDICT_PROTOCOL = ("Bernoulli means", "128-unit features")
@@ -93,13 +93,13 @@ def study(profile: str, seed: int = 0, n_boot: int = 30) -> FidProtocolStudy:
             f = fid(net, real, ref, n_boot=n_boot, seed=seed)
             floors.append({"layer": layer, "against the test digits": name, "fid": f["fid"], "se": f["se"]})
     rows = []
-    for labels, cfg in runs:
+    for row, cfg in runs:
         model = get_or_train(cfg, progress=False).model()
         for what in WHAT:
             fake = _images(model, what, real, torch.Generator().manual_seed(seed + 7))
             for layer, net in layers.items():
                 f = fid(net, real, fake, n_boot=n_boot, seed=seed)
-                rows.append({"label": labels["label"], "prior": labels["prior"], "what": what, "layer": layer,
+                rows.append({"label": row.label, "prior": row.prior, "what": what, "layer": layer,
                              "fid": f["fid"], "se": f["se"]})
     table = pd.DataFrame(rows)
     cols = table.pivot_table(index=["label", "prior"], columns=["what", "layer"], values="fid", sort=False)

@@ -22,22 +22,22 @@ from ..engine.config import make_config
 from ..engine.data import Dataset, load, swiss_roll
 from ..engine.profiles import sizes
 from ..engine.store import get_or_train
+from ..engine.sweeps import table_config
 from ..models import build_model
-from .comparison import table_config
 
 
 def swiss_roll_config(profile: str, prior: str, seed: int = 0):
     """ICLR §6.1: encoder alone, 50-50 ReLU MLP, ε = 1e-3, onto a square (box) or a sphere (S² ⊂ R³)."""
     s = sizes("geometry", profile)
     return make_config(profile, "sae_encoder", prior, "swissroll", latent_dim=2 if prior == "box" else 3,
-                       hidden=(50, 50), seed=seed, sinkhorn={"eps": 1e-3, "max_iter": s["roll_L"]},
+                       hidden=(50, 50), seed=seed, sinkhorn={"eps": 1e-3, "max_iter": s.roll_L},
                        data={"n_train": 2000, "n_test": 1000},
-                       train={"epochs": s["roll_epochs"], "batch_size": 256, "lr": 1e-3})
+                       train={"epochs": s.roll_epochs, "batch_size": 256, "lr": 1e-3})
 
 
 def mnist_encoder_config(profile: str, seed: int = 0):
     """ICLR §6.1: MNIST onto the 10-d sphere, encoder only, ε = 0.5."""
-    dataset = sizes("comparison", profile)["dataset"]
+    dataset = sizes("comparison", profile).dataset
     return make_config(profile, "sae_encoder", "sphere", dataset, latent_dim=10, seed=seed, sinkhorn={"eps": 0.5})
 
 
@@ -50,7 +50,7 @@ def codes(model, x: torch.Tensor) -> np.ndarray:
 def tsne(z: np.ndarray, profile: str, seed: int = 0) -> np.ndarray:
     """2-D t-SNE of codes (PCA start, perplexity ≤ 30, iterations per profile)."""
     return TSNE(2, init="pca", random_state=seed, perplexity=min(30, len(z) // 4),
-                max_iter=sizes("geometry", profile)["tsne_iter"]).fit_transform(np.asarray(z))
+                max_iter=sizes("geometry", profile).tsne_iter).fit_transform(np.asarray(z))
 
 
 def trustworthiness(x: np.ndarray, z: np.ndarray, k: int = 10) -> float:
@@ -112,7 +112,7 @@ def swiss_roll_study(profile: str) -> SwissRollStudy:
         model = run.model()
         z = codes(model, roll.x_test)
         z0 = codes(untrained(cfg, roll.shape, roll.recon, len(roll.x_train)), roll.x_test)
-        embeddings[prior], curves[prior] = z, [c["loss"] for c in run.curve]
+        embeddings[prior], curves[prior] = z, [c.loss for c in run.curve]
         row = {"prior": prior, "epochs": cfg.train.epochs, "trustworthiness, trained": trustworthiness(x, z),
                "trustworthiness, untrained": trustworthiness(x, z0),
                "OT to prior, trained": metrics.latent_ot(torch.as_tensor(z), model.prior),
@@ -198,7 +198,7 @@ def gaussian_variance_study(profile: str, methods=("sae", "hae", "swae", "w2gae"
     """Per-dimension variance of the test codes, for each method and latent dimension (Gaussian
     prior), at the profile's latent dimensions."""
     rows = []
-    for d in sizes("geometry", profile)["shell_dims"]:
+    for d in sizes("geometry", profile).shell_dims:
         for m in methods:
             cfg = table_config(profile, m, "gaussian", seed, latent_dim=d, train={"fid_every": 0})   # FID at the end
             run = get_or_train(cfg, progress=False)

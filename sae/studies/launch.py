@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -31,10 +31,11 @@ import torch
 from ..engine.config import from_dict, set_values, to_dict
 from ..engine.profiles import sizes
 from ..engine.runlock import RunLock
-from ..engine.store import (CHECKPOINT_REMOVED, UNREADABLE, epochs_done, get_or_train, is_complete, keep_half_weights,
-                            run_dir)
+from ..engine.store import (CHECKPOINT_REMOVED, UNREADABLE, Machine, epochs_done, get_or_train, is_complete,
+                            keep_half_weights, run_dir)
+from ..engine.sweeps import MANIFEST, Manifest, configs
 from ..utils import git_sha, machine, repo_root, require_clean_for_stored, write_json
-from .comparison import configs, load_sweep, threads_label
+from .comparison import frame, load_sweep, threads_label
 
 LAUNCHERS = ("local", "slurm")
 JOBS = "jobs.json"
@@ -69,7 +70,7 @@ class SlurmOptions:
 
 def sweep(name: str, profile: str, seed_list, out, overrides: list[str], command: str, launcher: str = "local",
           slurm: SlurmOptions | None = None, keep_checkpoints: bool = False, wait: bool = True,
-          progress: bool = True, reuse=(), jobs: int = 1, extra_seeds=()) -> dict:
+          progress: bool = True, reuse=(), jobs: int = 1, extra_seeds=()) -> Manifest:
     """Run (``local``, ``jobs`` processes at once) or submit (``slurm``) every run of sweep
     ``name``; return the manifest.
 
@@ -96,7 +97,7 @@ def sweep(name: str, profile: str, seed_list, out, overrides: list[str], command
 
 def run_local(name: str, profile: str, seed_list, out, overrides: list[str], command: str,
               keep_checkpoints: bool = False, progress: bool = True, reuse=(), jobs: int = 1,
-              extra_seeds=()) -> dict:
+              extra_seeds=()) -> Manifest:
     """Train every run of the sweep here, ``jobs`` processes at once, updating ``out/manifest.json``
     after each (``"status": "partial"`` until all are complete). Started again with the same
     arguments it skips the complete runs and resumes the cut ones; results for results/stored/ are
@@ -115,18 +116,18 @@ def run_local(name: str, profile: str, seed_list, out, overrides: list[str], com
     out = Path(out).resolve()
     reuse = [Path(r).resolve() for r in reuse]
     for r in reuse:
-        if not (r / "manifest.json").exists():
+        if not (r / MANIFEST).exists():
             raise LaunchError(f"--reuse {r} holds no sweep (no manifest.json)")
     out.mkdir(parents=True, exist_ok=True)
     manifest = _start_manifest(out, name, profile, seed_list, overrides, command, commit, cfgs, "local", None,
                                extra_seeds)
-    manifest.pop("failed", None)
+    manifest.failed = {}
     for cfg in cfgs:
         rel = _rel(cfg, out)
         source = next((r for r in reuse if is_complete(r / rel)), None)
         if source is not None and not is_complete(out / rel):
             _copy_run(source / rel, out / rel)
-            manifest.setdefault("reused", {})[rel] = source.name
+            manifest.reused[rel] = source.name
     todo = [c for c in cfgs if not is_complete(run_dir(c, out))]
     t0, done = time.time(), 0
 
@@ -134,8 +135,8 @@ def run_local(name: str, profile: str, seed_list, out, overrides: list[str], com
         nonlocal done, t0
         done += 1
         if error is not None:
-            manifest.setdefault("failed", {})[_rel(cfg, out)] = f"{type(error).__name__}: {error}"[:500]
-        manifest["duration_s"] = round(manifest["duration_s"] + time.time() - t0, 1)
+            manifest.failed[_rel(cfg, out)] = f"{type(error).__name__}: {error}"[:500]
+        manifest.duration_s = round(manifest.duration_s + time.time() - t0, 1)
         t0 = time.time()
         _finish_manifest(out, manifest)
         if jobs > 1 or error is not None:
@@ -252,7 +253,7 @@ def _executor(out: Path, name: str, opt: SlurmOptions):
 
 
 def submit_slurm(name: str, profile: str, seed_list, out, overrides: list[str], command: str, opt: SlurmOptions,
-                 keep_checkpoints: bool = False, wait: bool = True, extra_seeds=(), poll_s: float = 5.0) -> dict:
+                 keep_checkpoints: bool = False, wait: bool = True, extra_seeds=(), poll_s: float = 5.0) -> Manifest:
     """Submit every run of the sweep that is neither complete nor already queued/running, as one
     job array; record the jobs in ``out/jobs.json``; with ``wait``, follow them to the end and write
     the manifest (status partial while any run is incomplete)."""
@@ -286,7 +287,7 @@ def submit_slurm(name: str, profile: str, seed_list, out, overrides: list[str], 
     if wait:
         while _queue([j["job_id"] for j in jobs.values()]):
             time.sleep(poll_s)
-        manifest["duration_s"] = round(manifest["duration_s"] + time.time() - t0, 1)
+        manifest.duration_s = round(manifest.duration_s + time.time() - t0, 1)
     return _finish_manifest(out, manifest)
 
 
@@ -299,28 +300,27 @@ def _read_jobs(out: Path) -> dict:
 
 
 def _start_manifest(out, name, profile, seed_list, overrides, command, commit, cfgs, launcher, opt,
-                    extra_seeds=()) -> dict:
-    previous = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else None
-    mine = {"sweep": name, "profile": profile, "seeds": list(seed_list), "overrides": list(overrides),
-            **({"extra_seeds": list(extra_seeds)} if extra_seeds else {})}
-    if previous and any(previous.get(k) != v for k, v in mine.items()):
-        raise ValueError(f"{out} holds another sweep ({', '.join(f'{k}={previous[k]}' for k in mine)}); "
+                    extra_seeds=()) -> Manifest:
+    previous = Manifest.read(out) if (out / MANIFEST).exists() else None
+    mine = Manifest(name, profile, list(seed_list), list(overrides), list(extra_seeds), command, commit,
+                    Machine.from_json(machine()))
+    if previous and previous.asked != mine.asked:
+        raise ValueError(f"{out} holds another sweep ({', '.join(f'{k}={v}' for k, v in previous.asked.items())}); "
                          "give a new --out")
-    manifest = previous or {**mine, "command": command, "commit": commit, "machine": machine(), "duration_s": 0.0,
-                            "resumed": []}
-    if previous and commit != previous["commit"] and commit not in previous["resumed"]:
-        manifest["resumed"].append(commit)
-    manifest["launcher"] = launcher
+    manifest = previous or mine
+    if previous and commit != previous.commit and commit not in previous.resumed:
+        manifest.resumed.append(commit)
+    manifest.launcher = launcher
     if opt is not None:
-        manifest["slurm"] = asdict(opt)
-    manifest["runs"] = [_rel(c, out) for c in cfgs]
+        manifest.slurm = asdict(opt)
+    manifest.runs = [_rel(c, out) for c in cfgs]
     return manifest
 
 
-def _finish_manifest(out: Path, manifest: dict) -> dict:
-    manifest["complete"] = [r for r in manifest["runs"] if is_complete(out / r)]
-    manifest["status"] = "complete" if len(manifest["complete"]) == len(manifest["runs"]) else "partial"
-    write_json(out / "manifest.json", manifest)
+def _finish_manifest(out: Path, manifest: Manifest) -> Manifest:
+    manifest.complete = [r for r in manifest.runs if is_complete(out / r)]
+    manifest.status = "complete" if len(manifest.complete) == len(manifest.runs) else "partial"
+    manifest.write(out)
     return manifest
 
 
@@ -339,19 +339,19 @@ def status(out, tail_lines: int = 8) -> list[RunStatus]:
     process holds its lock: which one), failed (with the last lines of the job's error output),
     cut (ended without a result: killed, or out of time and not requeued) or not submitted."""
     out = Path(out).resolve()
-    if not (out / "manifest.json").exists():
+    if not (out / MANIFEST).exists():
         raise FileNotFoundError(f"{out} holds no sweep (no manifest.json); start one with `python -m sae sweep`")
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = Manifest.read(out)
     jobs = _read_jobs(out)
     live = _queue([j["job_id"] for j in jobs.values()]) if jobs and shutil.which("squeue") else {}
     rows = []
-    for rel in manifest["runs"]:
+    for rel in manifest.runs:
         job = jobs.get(rel, {}).get("job_id")
         unreadable = (out / rel / "checkpoint.pt").exists() and epochs_done(out / rel) is None
         if is_complete(out / rel):
             rows.append(RunStatus(rel, "complete", job))
-        elif rel in manifest.get("failed", {}):
-            rows.append(RunStatus(rel, "failed", job, manifest["failed"][rel]))
+        elif rel in manifest.failed:
+            rows.append(RunStatus(rel, "failed", job, manifest.failed[rel]))
         elif unreadable and job not in live:
             rows.append(RunStatus(rel, "cut", job, UNREADABLE))
         elif job in live:
@@ -384,16 +384,18 @@ def plan(profile: str, seed_list=None) -> pd.DataFrame:
     one line per run (sweep, run folder, model, prior, seed, epochs, batch, dataset)."""
     rows = []
     for name in ("table", "ablation"):
-        for labels, cfg in configs(name, profile, seed_list):
+        for row, cfg in configs(name, profile, seed_list):
             rows.append({"sweep": name, "run": run_dir(cfg, Path(".")).as_posix(), "model": cfg.model,
                          "prior": cfg.prior, "seed": cfg.seed, "epochs": cfg.train.epochs,
-                         "batch": cfg.train.batch_size, "dataset": cfg.data.name, **labels})
+                         "batch": cfg.train.batch_size, "dataset": cfg.data.name,
+                         **({"label": row.label} if name == "table" else
+                            {"solver": row.solver, "assignment": row.assignment})})
     return pd.DataFrame(rows)
 
 
 def cluster_commands(profile: str, out: str, seeds: list[int] | None = None) -> str:
     """The commands that run the profile's table as SLURM jobs, follow them, and gather them."""
-    seeds = seeds if seeds is not None else sizes("comparison", profile)["seeds"]
+    seeds = seeds if seeds is not None else sizes("comparison", profile).seeds
     common = f"--profile {profile} --seeds {' '.join(map(str, seeds))} --out {out}"
     return "\n".join([
         f"python -m sae sweep table {common} --launcher slurm --partition gpu --gpus 1 --cpus 4 "
@@ -415,20 +417,19 @@ def cost_estimate(epochs: int | None = None, seeds: int | None = None, stored: P
     thread count holds both), and the ``threads`` column says how many that was.
     """
     epochs = epochs or sizes("experiment", "paper")["train"]["epochs"]
-    seeds = seeds or len(sizes("comparison", "paper")["seeds"])
+    seeds = seeds or len(sizes("comparison", "paper").seeds)
     measured, sources = [], []
     stored = Path(stored) if stored is not None else repo_root() / "results" / "stored"
-    for man in sorted(stored.glob("*/manifest.json")):
-        manifest, runs = load_sweep(man.parent)
-        runs = runs[runs["dataset"] == "mnist_full"] if len(runs) else runs
-        if runs.empty:
-            continue
+    for man in sorted(stored.glob(f"*/{MANIFEST}")):
+        manifest, records = load_sweep(man.parent)
         # runs made before each run recorded its thread count ran with the manifest's
-        threads = runs["threads"].astype(object).where(runs["threads"].notna(), manifest["machine"].get("torch_threads"))
-        measured.append(runs.assign(threads=threads))
-        sources.append(f"{man.parent.name} ({len(runs)} runs, {manifest['machine']['cpu_count']} CPUs, "
-                       f"{threads_label(threads)} thread(s) per run, "
-                       f"commit {manifest['commit'][:10]})")
+        runs = [replace(r, threads=r.threads or manifest.machine.torch_threads) for r in records
+                if r.dataset == "mnist_full"]
+        if not runs:
+            continue
+        measured.append(frame(runs))
+        sources.append(f"{man.parent.name} ({len(runs)} runs, {manifest.machine.cpu_count} CPUs, "
+                       f"{threads_label(r.threads for r in runs)} thread(s) per run, commit {manifest.commit[:10]})")
     if not measured:
         return None
     measured = (pd.concat(measured, ignore_index=True)
@@ -439,7 +440,7 @@ def cost_estimate(epochs: int | None = None, seeds: int | None = None, stored: P
                 **{"s/epoch": ("s/epoch", "median"), "s outside epochs": ("s outside epochs", "median")})
            .reset_index())
     need = plan("paper").groupby(["sweep", "model", "prior"], sort=False).size().rename("runs").reset_index()
-    need["runs"] = need["runs"] * seeds // len(sizes("comparison", "paper")["seeds"])
+    need["runs"] = need["runs"] * seeds // len(sizes("comparison", "paper").seeds)
     out = need.merge(per, on=["model", "prior"], how="left")      # a model costs the same in either sweep
     out["runs_measured"] = out["runs_measured"].astype("Int64")
     out["threads"] = out["threads"].astype("Int64")

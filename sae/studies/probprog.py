@@ -4,7 +4,7 @@ localisation numbers. The program itself (spatial transformers, networks) is
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 import pandas as pd
 import torch
@@ -23,7 +23,7 @@ def config(profile: str, seed: int = 0, beta: float | None = None):
     """The toy's run: SAE with the what/where prior (10 + 3 dimensions) on the digit canvas."""
     extra = {"beta": beta} if beta is not None else {}
     return make_config(profile, "sae_whatwhere", "whatwhere", "mnist_canvas", latent_dim=WHAT_DIM + WHERE_DIM, seed=seed,
-                       train={"epochs": sizes("probprog", profile)["epochs"]}, **extra)
+                       train={"epochs": sizes("probprog", profile).epochs}, **extra)
 
 
 BETAS = (10.0, 100.0)     # ours, and SAE's MNIST value
@@ -45,14 +45,33 @@ class ProbprogStudy:
         return self.model.prior.split(self.codes)[1]
 
 
+@dataclass(frozen=True)
+class Localisation:
+    """How well the encoder's z_where finds the digit (what the what/where model's evaluation adds to
+    a run's metrics, :func:`sae.models.whatwhere.localisation`): the mean error of the box
+    centre in pixels and of its scale (relative), the correlations of z_where with the true pose,
+    and two baselines that know nothing of the digit (the noisy canvas's centre of mass, the
+    canvas centre)."""
+    centre_error_px: float
+    scale_error_rel: float
+    where_corr_x: float
+    where_corr_y: float
+    where_corr_scale: float
+    baseline_com_error_px: float
+    baseline_centre_error_px: float
+
+    @classmethod
+    def of(cls, metrics) -> "Localisation":
+        return cls(**{f.name: metrics.extra[f.name] for f in fields(cls)})
+
+
 def study(profile: str, seed: int = 0) -> ProbprogStudy:
     """Train (or reload) the toy at each β of BETAS; one row of metrics per run, the runs, and the
     test codes of the first β's model."""
     runs = {b: get_or_train(config(profile, seed, b), progress=False) for b in BETAS}
-    keys = ("centre_error_px", "scale_error_rel", "where_corr_x", "where_corr_y", "where_corr_scale",
-            "baseline_com_error_px", "baseline_centre_error_px", "reconstruction_error", "latent_ot")
-    table = pd.DataFrame([{"beta": b, **{k: r.metrics[k] for k in keys},
-                           "train_seconds": r.metrics["provenance"]["train_seconds"]} for b, r in runs.items()])
+    table = pd.DataFrame([{"beta": b, **asdict(Localisation.of(r.metrics)), "reconstruction_error":
+                           r.metrics.reconstruction_error, "latent_ot": r.metrics.latent_ot,
+                           "train_seconds": r.metrics.provenance.train_seconds} for b, r in runs.items()])
     run = runs[BETAS[0]]
     data = load(run.cfg.data)
     model = run.model()

@@ -25,8 +25,8 @@ from ..engine.fid import mnist_feature_net
 from ..engine.metrics import latent_ot
 from ..engine.profiles import sizes
 from ..engine.store import get_or_train
+from ..engine.sweeps import table_config
 from . import geometry
-from .comparison import table_config
 
 # The ICLR settings: 10-d Dir(1/2) (Fig. 3a), 10-d Dir(1/5) (text), 16-d Dir(1/5) (Fig. 3b–e).
 SETTINGS = ((10, 0.5), (10, 0.2), (16, 0.2))
@@ -42,7 +42,7 @@ def config(profile: str, dim: int, alpha: float, seed: int = 0, eps: float | Non
     our deviations")."""
     extra = {"sinkhorn": {"eps": eps}} if eps is not None else {}
     return table_config(profile, "sae", "dirichlet", seed, latent_dim=dim, dirichlet_alpha=alpha,
-                        train={"epochs": sizes("simplex", profile)["epochs"], "fid_every": 0}, **extra)
+                        train={"epochs": sizes("simplex", profile).epochs, "fid_every": 0}, **extra)
 
 
 def label(dim: int, alpha: float) -> str:
