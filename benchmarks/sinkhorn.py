@@ -36,19 +36,19 @@ def main(argv=None) -> int:
     result = bench.run_benchmark(args.sizes, d=args.d, eps_rel=args.eps_rel, n_iter=args.iters,
                                  repeat=args.repeat, device=args.device, memory=not args.no_memory)
     if not args.no_steps:
-        result["training_steps"] = bench.training_steps(device=args.device)
+        result.training_steps = bench.training_steps(device=args.device)
     if not args.no_epochs:
-        result["training_epochs"] = bench.training_epochs(device=args.device)
-    result["command"] = "python benchmarks/sinkhorn.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    out = args.out or results_root() / "bench" / f"sinkhorn-{result['device']}.json"
+        result.training_epochs = bench.training_epochs(device=args.device)
+    result.command = "python benchmarks/sinkhorn.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    out = args.out or results_root() / "bench" / f"sinkhorn-{result.device}.json"
     bench.save(result, out)
     print()
     print(bench.table(result))
     print()
     for s in bench.speedups(result):
-        print(f"n={s['n']:5d}: POT forward / ours = {s['pot_over_sae_forward']:.2f}x; "
-              f"our envelope fwd+bwd / our forward = {s['envelope_fb_over_forward']:.2f}")
-    print(f"\nwrote {out} ({result['duration_s']} s, torch {torch.__version__}, commit {result['commit']})")
+        print(f"n={s.n:5d}: POT forward / ours = {s.pot_over_sae_forward:.2f}x; "
+              f"our envelope fwd+bwd / our forward = {s.envelope_fb_over_forward:.2f}")
+    print(f"\nwrote {out} ({result.duration_s} s, torch {torch.__version__}, commit {result.commit})")
     return 0
 
 

@@ -5,6 +5,7 @@ Builders take plain numbers (dicts, arrays) and return a Matplotlib Figure; chap
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -26,6 +27,8 @@ WIDTH = 7.0
 
 
 def _jsonable(obj):
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _jsonable(dataclasses.asdict(obj))
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -87,19 +90,19 @@ def style():
 
 # --------------------------------------------------------------------------- Sinkhorn chapter
 
-def eps_sweep(study: dict):
+def eps_sweep(study):
     """Sharp cost and regularised value minus exact OT against ε, with the ε·log n bound."""
     with style():
         fig, ax = _fig(2, height=2.7)
-        eps = np.asarray(study["eps"])
-        ax[0].loglog(eps, np.maximum(study["value_gap"], 1e-16), "o-", label=r"value $-$ OT (regularised)")
-        ax[0].loglog(eps, np.maximum(study["cost_gap"], 1e-16), "s-", label=r"$\langle P_\varepsilon, C\rangle -$ OT (sharp)")
-        ax[0].loglog(eps, study["bound"], "k--", label=r"bound $\varepsilon \log \min(N, M)$")
+        eps = np.asarray(study.eps)
+        ax[0].loglog(eps, np.maximum(study.value_gap, 1e-16), "o-", label=r"value $-$ OT (regularised)")
+        ax[0].loglog(eps, np.maximum(study.cost_gap, 1e-16), "s-", label=r"$\langle P_\varepsilon, C\rangle -$ OT (sharp)")
+        ax[0].loglog(eps, study.bound, "k--", label=r"bound $\varepsilon \log \min(N, M)$")
         ax[0].set(xlabel=r"$\varepsilon$", ylabel="gap to exact OT", title="Error against exact OT (ot.emd2)")
         ax[0].legend()
-        ax[1].semilogx(eps, study["cost"], "s-", label="sharp cost")
-        ax[1].semilogx(eps, study["value"], "o-", label="regularised value")
-        ax[1].axhline(study["exact"], color="k", ls=":", label="exact OT")
+        ax[1].semilogx(eps, study.cost, "s-", label="sharp cost")
+        ax[1].semilogx(eps, study.value, "o-", label="regularised value")
+        ax[1].axhline(study.exact, color="k", ls=":", label="exact OT")
         ax[1].set(xlabel=r"$\varepsilon$", ylabel="transport cost", title="The two Sinkhorn quantities")
         ax[1].legend()
     return fig
@@ -116,17 +119,17 @@ def convergence(curves: dict):
     return fig
 
 
-def _limit_panel(ax, study: dict, title: str = "") -> None:
-    eps = np.asarray(study["eps"])
-    ax.semilogx(eps, study["sharp"], "s-", label="sharp divergence")
-    ax.semilogx(eps, study["regularized"], "o-", label="regularised divergence")
-    ax.axhline(study["exact"], color="k", ls=":", label=r"exact OT $W_c$ ($\varepsilon\to0$)")
-    ax.axhline(study["half_mmd"], color="C3", ls="--", label=r"$\frac{1}{2}$MMD$^2_{-c}$ ($\varepsilon\to\infty$)")
+def _limit_panel(ax, study, title: str = "") -> None:
+    eps = np.asarray(study.eps)
+    ax.semilogx(eps, study.sharp, "s-", label="sharp divergence")
+    ax.semilogx(eps, study.regularized, "o-", label="regularised divergence")
+    ax.axhline(study.exact, color="k", ls=":", label=r"exact OT $W_c$ ($\varepsilon\to0$)")
+    ax.axhline(study.half_mmd, color="C3", ls="--", label=r"$\frac{1}{2}$MMD$^2_{-c}$ ($\varepsilon\to\infty$)")
     ax.set(xlabel=r"$\varepsilon$", ylabel=r"$S_\varepsilon(\alpha,\beta)$", title=title)
     ax.legend()
 
 
-def mmd_limit(study: dict):
+def mmd_limit(study):
     """Debiased Sinkhorn divergence from ε → 0 (exact OT) to ε → ∞ (½ MMD² with kernel −c)."""
     with style():
         fig, ax = _fig(1, height=2.6, width=WIDTH * 0.7)
@@ -134,15 +137,15 @@ def mmd_limit(study: dict):
     return fig
 
 
-def entropic_limits(study: dict, n: int):
+def entropic_limits(study, n: int):
     """Left: distance of the divergences to W_c against ε, with the ε·log n bound of the
     regularised one. Right: the divergences between their two limits (as ``mmd_limit``)."""
-    eps = np.asarray(study["eps"])
+    eps = np.asarray(study.eps)
     with style():
         fig, ax = _fig(2, height=2.6)
-        dev = np.abs(np.asarray(study["regularized"]) - study["exact"])
+        dev = np.abs(np.asarray(study.regularized) - study.exact)
         ax[0].loglog(eps, np.maximum(dev, 1e-16), "o-", label=r"$|S_\varepsilon - W_c|$ (regularised)")
-        ax[0].loglog(eps, np.maximum(np.abs(np.asarray(study["sharp"]) - study["exact"]), 1e-16), "s-", label="sharp")
+        ax[0].loglog(eps, np.maximum(np.abs(np.asarray(study.sharp) - study.exact), 1e-16), "s-", label="sharp")
         ax[0].loglog(eps, eps * np.log(n), "k--", label=r"$\varepsilon \log n$")
         ax[0].set(xlabel=r"$\varepsilon$", ylabel="deviation from $W_c$", ylim=(1e-6, None))
         ax[0].legend()
@@ -150,47 +153,48 @@ def entropic_limits(study: dict, n: int):
     return fig
 
 
-def gradient_comparison(study: dict):
+def gradient_comparison(study):
     """Unrolled against envelope gradient of the value: agreement, then time and memory per L."""
     with style():
         fig, ax = _fig(3, height=2.6)
-        g1, g2 = np.asarray(study["unrolled_grad"]).ravel(), np.asarray(study["envelope_grad"]).ravel()
+        g1, g2 = np.asarray(study.unrolled_grad).ravel(), np.asarray(study.envelope_grad).ravel()
         ax[0].plot(g2, g1, ".", ms=2)
         lim = [min(g1.min(), g2.min()), max(g1.max(), g2.max())]
         ax[0].plot(lim, lim, "k--", lw=0.8)
-        ax[0].set(xlabel="envelope  ∂value/∂C = P", ylabel="unrolled ∂value/∂C", title=f"L = {study['L_scatter']}")
-        L = study["L"]
-        ax[1].plot(L, study["ms_unrolled"], "o-", label="unrolled")
-        ax[1].plot(L, study["ms_envelope"], "s-", label="envelope")
+        ax[0].set(xlabel="envelope  ∂value/∂C = P", ylabel="unrolled ∂value/∂C", title=f"L = {study.L_scatter}")
+        L = study.L
+        ax[1].plot(L, study.ms_unrolled, "o-", label="unrolled")
+        ax[1].plot(L, study.ms_envelope, "s-", label="envelope")
         ax[1].set(xlabel="iterations L", ylabel="forward+backward (ms)", title="Time")
         ax[1].legend()
-        ax[2].plot(L, study["mb_unrolled"], "o-", label="unrolled")
-        ax[2].plot(L, study["mb_envelope"], "s-", label="envelope")
+        ax[2].plot(L, study.mb_unrolled, "o-", label="unrolled")
+        ax[2].plot(L, study.mb_envelope, "s-", label="envelope")
         ax[2].set(xlabel="iterations L", ylabel="tensors kept for backward (MB)", title="Memory")
         ax[2].legend()
     return fig
 
 
-def rounding(study: dict):
+def rounding(study):
     """Marginal error before and after the rounding of Altschuler et al., against iterations."""
     with style():
         fig, ax = _fig(1, height=2.6, width=WIDTH * 0.7)
-        ax.semilogy(study["iters"], study["err_before"], "o-", label="Sinkhorn plan")
-        ax.semilogy(study["iters"], np.maximum(study["err_after"], 1e-17), "s-", label="rounded plan")
-        ax.semilogy(study["iters"], study["moved"], "^:", label=r"$\|$rounded $-$ plan$\|_1$")
+        ax.semilogy(study.iters, study.err_before, "o-", label="Sinkhorn plan")
+        ax.semilogy(study.iters, np.maximum(study.err_after, 1e-17), "s-", label="rounded plan")
+        ax.semilogy(study.iters, study.moved, "^:", label=r"$\|$rounded $-$ plan$\|_1$")
         ax.set(xlabel="iterations", ylabel="L1 marginal error", title="Rounding onto the transport polytope")
         ax.legend()
     return fig
 
 
-def bench_bars(rows: list[dict], title: str):
-    """Median time per library and mode, one group per problem size (log scale)."""
+def bench_bars(rows, title: str):
+    """Median time per library and mode, one group per problem size (log scale); ``rows``: the
+    benchmark's cases (sae.studies.bench.BenchCase)."""
     with style():
         modes = [("sae", "forward"), ("pot", "forward"), ("sae", "forward+backward (envelope)"),
                  ("pot", "forward+backward (envelope)"), ("sae", "forward+backward (unrolled)"),
                  ("pot", "forward+backward (unrolled)"), ("geomloss", "forward (regularised value)")]
-        sizes = sorted({r["n"] for r in rows})
-        by = {(r["n"], r["library"], r["mode"]): r["ms"] for r in rows}
+        sizes = sorted({r.n for r in rows})
+        by = {(r.n, r.library, r.mode): r.ms for r in rows}
         fig, ax = _fig(1, height=2.8)
         w = 0.8 / len(modes)
         for k, (lib, mode) in enumerate(modes):
@@ -266,11 +270,11 @@ def fid_against_epochs(curves, title: str):
 
 def tau_by_epoch(orders: dict, title: str):
     """Kendall's τ of the FID ordering against the paper's, per recorded epoch, one line per sweep
-    (``orders[name]``: a table of :func:`sae.studies.comparison.ordering_by_epoch`)."""
+    (``orders[name]``: :func:`sae.studies.comparison.ordering_by_epoch`'s Ordering)."""
     with style():
         fig, ax = plt.subplots(figsize=(WIDTH * 0.6, 2.6))
         for name, order in orders.items():
-            ax.plot(order["epoch"], order["τ vs paper (UAI rows)"], marker="o", ms=3, label=name)
+            ax.plot([e.epoch for e in order.epochs], [e.tau_paper for e in order.epochs], marker="o", ms=3, label=name)
         ax.axhline(0, color="0.6", lw=0.8)
         ax.set(xlabel="epoch", ylabel="Kendall τ vs the paper", ylim=(-0.2, 1.0), title=title)
         ax.legend(fontsize=7)
@@ -336,7 +340,7 @@ def posterior_vs_prior(emb_codes, emb_prior, profile_codes, profile_prior, title
     return fig
 
 
-def crispness(df, summary: dict, title: str = ""):
+def crispness(df, summary, title: str = ""):
     """Classifier confidence of decoded prior samples against their vertexness (binned means),
     with the exact vertices marked."""
     with style():
@@ -349,7 +353,7 @@ def crispness(df, summary: dict, title: str = ""):
         v = df[df["vertex"]]
         ax.plot(v["vertexness"], v["confidence"], "k^", alpha=0.6, label="exact vertices")
         ax.set(xlabel="vertexness of z (largest coordinate)", ylabel="classifier confidence",
-               title=title or f"Crispness vs vertexness (Spearman ρ = {summary['spearman_confidence']:.2f})")
+               title=title or f"Crispness vs vertexness (Spearman ρ = {summary.spearman_confidence:.2f})")
         ax.legend(loc="lower right")
     return fig
 
@@ -391,29 +395,31 @@ def where_scatter(true, found, names=("scale", "x", "y")):
 
 # --------------------------------------------------------------------------- theory chapter
 
-def min_min_bound(bound, monge: dict):
-    """Left: both sides of the min-min bound for random encoders and the Monge encoder (on the
-    equality line). Right: the relative slack, never below 0."""
+def min_min_bound(bound, monge):
+    """Left: both sides of the min-min bound for random encoders (``bound``: theory.BoundStudy) and
+    the Monge encoder (``monge``: its theory.Terms, on the equality line). Right: the relative slack,
+    never below 0."""
     with style():
         fig, ax = plt.subplots(1, 2, figsize=(WIDTH, 2.6))
-        ax[0].scatter(bound["W_data"], bound["rhs"], s=6, alpha=0.6, label="random encoders")
-        ax[0].scatter([monge["W_data"]], [monge["rhs"]], marker="*", s=120, c="C3", label="Monge encoder")
-        lim = [0, bound["rhs"].quantile(0.95)]
+        ax[0].scatter(bound.w_data, bound.rhs, s=6, alpha=0.6, label="random encoders")
+        ax[0].scatter([monge.W_data], [monge.rhs], marker="*", s=120, c="C3", label="Monge encoder")
+        lim = [0, float(np.quantile(bound.rhs, 0.95))]
         ax[0].plot(lim, lim, "k--", lw=0.8, label="equality")
         ax[0].set(xlabel=r"$W_p(P_X, P_G)$", ylabel=r"rec$^{1/p}$ + $\gamma W_p(Q_Z, P_Z)$", xlim=(0, None),
                   ylim=(0, lim[1]))
         ax[0].legend()
-        ax[1].hist(bound["slack"] / bound["W_data"], bins=40)
+        ax[1].hist(bound.slack / bound.w_data, bins=40)
         ax[1].set(xlabel="relative slack (right side / left side − 1)", ylabel="count", title="never below 0")
     return fig
 
 
-def deterministic_encoders(suff, W: float, gamma: float):
-    """Excess objective J(Q) − W_p against the encoder's L^p distance to the Monge map, with 2γ·error."""
+def deterministic_encoders(suff, gamma: float):
+    """Excess objective J(Q) − W_p against the encoder's L^p distance to the Monge map, with 2γ·error
+    (``suff``: theory.Sufficiency)."""
     with style():
         fig, ax = plt.subplots(figsize=(WIDTH * 0.7, 2.6))
-        ax.loglog(suff["L^p error"], suff["J(Q)"] - W, "o-", label=r"$J(Q) - W_p(P_X,P_G)$")
-        ax.loglog(suff["L^p error"], 2 * gamma * suff["L^p error"], "k--", label=r"$2\gamma\,\|Q-Q^\star\|_{L^p}$")
+        ax.loglog(suff.lp_error, suff.J - suff.W, "o-", label=r"$J(Q) - W_p(P_X,P_G)$")
+        ax.loglog(suff.lp_error, 2 * gamma * suff.lp_error, "k--", label=r"$2\gamma\,\|Q-Q^\star\|_{L^p}$")
         ax.set(xlabel=r"$\|Q - Q^\star\|_{L^p(P_X)}$", ylabel="excess objective",
                title="Deterministic encoders approaching the Monge map")
         ax.legend()

@@ -20,12 +20,13 @@ from scipy.stats import kendalltau
 
 from .engine.profiles import check_profile
 from .engine.sweeps import ABLATION_ROWS, LATENT64_DIM, LATENT64_ROWS
-from .studies import comparison, simplex, stats
+from .studies import comparison, geometry, simplex, stats, theory
 from .studies.evidence import Evidence
 from .studies.geometry import KnnStudy, SwissRollStudy
 from .studies.numbers import AblationRow, PaperNumbers, TableRow
 from .studies.probprog import Localisation
 from .studies.simplex import SimplexStudy
+from .studies.solver import Limits
 from .utils import atomic_write, figures_root, git_sha
 
 REPRODUCED, PARTLY, NOT, NOT_RUN_HERE, NA = "reproduced", "partly", "not reproduced", "not run here", "not assessable"
@@ -308,18 +309,14 @@ def claim_sinkhorn_vs_hungarian(runs: pd.DataFrame, iclr_t1: list[AblationRow]) 
                    "the claim", numbers)
 
 
-def claim_eps_stability(sens: pd.DataFrame) -> Verdict:
+def claim_eps_stability(sens: comparison.Sensitivity) -> Verdict:
     """Claim 8: ε = 10 is needed with a Gaussian prior (smaller unstable); ε = 0.1 works for the sphere."""
-    ok = sens[sens["status"] == "ok"]
-    g = ok[ok["prior"] == "gaussian"].groupby("eps")["FID"].min()
-    s = ok[ok["prior"] == "sphere"].groupby("eps")["FID"].min()
-    failed = sens[(sens["status"] != "ok")]
-    if 10.0 not in g.index or 0.1 not in s.index or len(g) < 2:
+    g, s, failed = sens.best_fid("gaussian"), sens.best_fid("sphere"), sens.failed()
+    if 10.0 not in g or 0.1 not in s or len(g) < 2:
         return Verdict(8, "ε = 10 for the Gaussian prior, ε = 0.1 for the sphere", "UAI Table 1 note", "", "", NA,
                        "the grid of this profile does not contain both settings")
-    small = g[g.index < 10.0]
-    worse = bool((small > 1.2 * g[10.0]).all()) or len(failed[failed["prior"] == "gaussian"]) > 0
-    sphere_fine = s[0.1] <= 1.2 * s.min()
+    worse = all(f > 1.2 * g[10.0] for e, f in g.items() if e < 10.0) or bool(sens.failed("gaussian"))
+    sphere_fine = s[0.1] <= 1.2 * min(s.values())
     v = REPRODUCED if worse and sphere_fine else PARTLY if worse or sphere_fine else NOT
     return Verdict(8, "A Gaussian prior needs ε = 10 (smaller ε worse or unstable); ε = 0.1 suits the sphere",
                    "UAI Table 1 note (secondary)", "smaller ε 'numerically unstable' (Gaussian)",
@@ -492,24 +489,16 @@ def show_table(table: pd.DataFrame):
 def claim_sinkhorn_encoders(roll: SwissRollStudy, knn: KnnStudy) -> Verdict:
     """Claim 11: encoder-only Sinkhorn training moves codes onto the prior without losing local
     geometry (Swiss roll), and separates MNIST classes without labels."""
-    parts, ok = [], True
-    for _, t in roll.table.iterrows():
-        ok &= (t["OT to prior, trained"] < 0.5 * t["OT to prior, untrained"]
-               and t["trustworthiness, trained"] >= t["trustworthiness, untrained"] - 0.02)
-        classical = (f", PCA {t['trustworthiness, PCA']:.3f}, Isomap {t['trustworthiness, Isomap']:.3f}"
-                     if not math.isnan(t.get("trustworthiness, Isomap", math.nan)) else "")
-        parts.append(f"roll→{t['prior']}: trustworthiness {t['trustworthiness, trained']:.3f} (untrained "
-                     f"{t['trustworthiness, untrained']:.3f}{classical}), OT to prior {t['OT to prior, trained']:.3g} "
-                     f"= {t['OT to prior, trained'] / t['OT floor (prior vs prior)']:.1f}× the prior-vs-prior floor "
-                     f"(untrained {t['OT to prior, untrained']:.3g})")
-    acc = [knn.accuracy["encoder only (Sinkhorn term)"], knn.accuracy["untrained encoder"]]
-    mnist_ok = acc[0] > acc[1] + 0.05
-    parts.append(f"MNIST 5-NN accuracy of codes {acc[0]:.3f} (untrained {acc[1]:.3f})")
+    parts = [r.text() for r in roll.rows]
+    ok = roll.holds()
+    enc, untrained = knn.accuracy[geometry.ENCODER_ONLY], knn.accuracy[geometry.UNTRAINED]
+    mnist_ok = knn.gain() > geometry.KNN_GAIN
+    parts.append(f"MNIST 5-NN accuracy of codes {enc:.3f} (untrained {untrained:.3f})")
     v = REPRODUCED if ok and mnist_ok else PARTLY if ok or mnist_ok else NOT
     return Verdict(11, "Encoder-only Sinkhorn training preserves Swiss-roll geometry and clusters MNIST classes",
                    "ICLR §6.1, Fig. 1", "qualitative (t-SNE, embeddings)", "; ".join(parts), v,
-                   "rule: OT to prior halves vs untrained with trustworthiness kept (±0.02), and 5-NN accuracy "
-                   "≥ untrained + 0.05")
+                   f"rule: OT to prior below {geometry.OT_MOVED:g} × untrained with trustworthiness kept "
+                   f"(±{geometry.TRUST_KEPT:g}), and 5-NN accuracy ≥ untrained + {geometry.KNN_GAIN:g}")
 
 
 def claim_dirichlet(study: SimplexStudy) -> Verdict:
@@ -517,18 +506,16 @@ def claim_dirichlet(study: SimplexStudy) -> Verdict:
     are crisper (here: more confidently classified) than samples inside the simplex."""
     have = simplex.digits_with_a_vertex(study.tables[simplex.MAIN])
     crisp = simplex.crispness_summary(study.crispness)
-    groups = list(crisp["groups"].values())
-    vertex_ok = len(have) == 10
-    crisp_ok = crisp["near_minus_inside_confidence"] >= 0.05 and crisp["spearman_confidence"] > 0
+    vertex_ok, crisp_ok = len(have) == 10, crisp.crisper_near_vertices()
     v = REPRODUCED if vertex_ok and crisp_ok else PARTLY if crisp_ok or len(have) >= 8 else NOT
     missing = sorted(set(range(10)) - set(have))
     return Verdict(12, "16-d Dir(1/5) prior: each digit at a vertex; vertex samples crisper", "ICLR §6.4, Fig. 3",
                    "qualitative (t-SNE, samples)",
                    f"{len(have)} of 10 digits dominate a vertex{f' (missing {missing})' if missing else ''}; "
-                   f"classifier confidence {groups[1]['confidence']:.2f} near vertices vs {groups[2]['confidence']:.2f} "
-                   f"inside, {groups[0]['confidence']:.2f} at exact vertices (Spearman ρ {crisp['spearman_confidence']:.2f})",
+                   f"classifier confidence {crisp.near.confidence:.2f} near vertices vs {crisp.inside.confidence:.2f} "
+                   f"inside, {crisp.exact.confidence:.2f} at exact vertices (Spearman ρ {crisp.spearman_confidence:.2f})",
                    v, f"rule: all 10 digits dominate (≥ {simplex.PURITY:.0%} of the codes of) some vertex, and "
-                   "near-vertex samples ≥ 0.05 more confident than inside ones; partly: one of the two, "
+                   f"near-vertex samples ≥ {simplex.CRISP_GAIN:g} more confident than inside ones; partly: one of the two, "
                    "or ≥ 8 digits")
 
 
@@ -545,26 +532,23 @@ def claim_probabilistic_programming(run) -> Verdict:
                    "canvas-centre baseline. Not compared with AIR (not built here)")
 
 
-def theory_verdicts(bound: pd.DataFrame, sphere: pd.DataFrame, limits: dict) -> list[Verdict]:
+def theory_verdicts(bound: theory.BoundStudy, sphere: theory.SphereStudy, limits: Limits) -> list[Verdict]:
     """Claims 9, 10 and 13 from the theory chapter's results: the repulsion table
     (``theory.sphere_table``), the bound table (``theory.bound_table``) and the entropic limits
     (``theory.entropic_limits``), computed at the chapter's sizes."""
-    fails = sphere[sphere["paper bound"] > sphere["exact"]]
-    at = sphere[(sphere["d"] == 10) & (sphere["delta"] == 1.0)].iloc[0]
-    dims = sorted(set(sphere["d"]))
+    fails, at, dims = sphere.violations(), sphere.at(10, 1.0), sorted({r.d for r in sphere.rows})
     out = [Verdict(9, "Sphere repulsion: P(‖z−z′‖>δ) ≥ 1 − 1/(4d(√2−δ)²)", "ICLR Prop. 6.1",
-                   f"d=10, δ=1: ≥ {at['paper bound']:.3f}",
-                   f"exact law at d=10, δ=1: {at['exact']:.3f}; bound violated at "
-                   f"{[(int(d), float(x)) for d, x in zip(fails['d'], fails['delta'])] or 'no tested (d, δ)'}",
-                   REPRODUCED if fails.empty else PARTLY if (fails["d"] < 3).all() else NOT,
-                   f"exact law vs the bound over d ∈ {{{dims[0]}..{dims[-1]}}}, {len(sphere)} (d, δ) pairs; "
-                   "the paper says 'high-dimensional regime'")]
-    slack = float(bound["slack"].min())
+                   f"d=10, δ=1: ≥ {at.paper_bound:.3f}",
+                   f"exact law at d=10, δ=1: {at.exact:.3f}; bound violated at "
+                   f"{[(r.d, r.delta) for r in fails] or 'no tested (d, δ)'}",
+                   REPRODUCED if not fails else PARTLY if sphere.fails_only_in_low_dimensions() else NOT,
+                   f"exact law vs the bound over d ∈ {{{dims[0]}..{dims[-1]}}}, {len(sphere.rows)} (d, δ) pairs; "
+                   f"the paper says 'high-dimensional regime': failing only below d = {theory.LOW_D} is partly")]
+    slack = float(bound.slack.min())
     out.append(Verdict(10, "W_p(P_X,P_G) ≤ rec^{1/p} + γ W_p(Q_Z,P_Z) for γ ≥ ∏‖B_ℓ‖", "UAI Thm 2.1 / ICLR Thm 3.1",
-                       "theorem", f"{len(bound)} random encoder/generator pairs: min slack {slack:.3g}",
+                       "theorem", f"{len(bound.rows)} random encoder/generator pairs: min slack {slack:.3g}",
                        REPRODUCED if slack >= -1e-9 else NOT, "exact OT on finite measures; see the theory chapter"))
-    small = abs(limits["regularized"][0] - limits["exact"]) / limits["exact"]
-    large = abs(limits["regularized"][-1] - limits["half_mmd"]) / abs(limits["half_mmd"])
+    small, large = limits.gaps()
     out.append(Verdict(13, "Sinkhorn divergence → W_c as ε → 0 and → ½MMD²_{−c} as ε → ∞", "UAI §3.1 (secondary)",
                        "limits", f"relative gap {small:.1e} at the smallest ε, {large:.1e} at the largest",
                        REPRODUCED if small < 0.05 and large < 0.01 else NOT, "rule: within 5% and 1% at the two ends"))

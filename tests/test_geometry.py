@@ -1,5 +1,6 @@
 """Latent-geometry helpers on cases with known answers."""
 import numpy as np
+import pytest
 
 from sae.studies import geometry
 
@@ -27,16 +28,29 @@ def test_configs_follow_the_paper():
     assert (m.prior, m.latent_dim, m.sinkhorn.eps) == ("sphere", 10, 0.5)
 
 
-def test_roll_summary_places_the_encoder_between_pca_and_isomap():
-    import pandas as pd
+def _roll(**box) -> geometry.SwissRollStudy:
+    row = dict(prior="box", epochs=10, trust_trained=0.93, trust_untrained=0.9, ot_trained=0.02, ot_untrained=0.1,
+               ot_floor=0.01, trust_pca=0.86, trust_isomap=1.0)
+    return geometry.SwissRollStudy([geometry.RollRow(**{**row, **box})], {}, None, {}, {})
 
-    row = {"prior": "box", "trustworthiness, PCA": 0.86, "trustworthiness, Isomap": 1.0,
-           "OT to prior, trained": 0.02, "OT floor (prior vs prior)": 0.01}
-    folded = geometry.roll_summary(pd.DataFrame([{**row, "trustworthiness, trained": 0.93}]))
+
+def test_roll_summary_places_the_encoder_between_pca_and_isomap():
+    folded = _roll().summary()
     assert "50% of the way" in folded and "not unrolled" in folded and "2.0×" in folded
-    unrolled = geometry.roll_summary(pd.DataFrame([{**row, "trustworthiness, trained": 0.995,
-                                                    "OT to prior, trained": 0.01}]))
+    unrolled = _roll(trust_trained=0.995, ot_trained=0.01).summary()
     assert "an unrolled roll" in unrolled and "as uniform as prior draws" in unrolled
+
+
+def test_the_roll_rule_needs_codes_on_the_prior_and_geometry_kept():
+    assert _roll().holds()
+    _roll().check()
+    assert not _roll(ot_trained=0.06).holds()                  # OT above half the untrained net's
+    with pytest.raises(AssertionError, match="onto the prior"):
+        _roll(ot_trained=0.06).check()
+    assert not _roll(trust_trained=0.87).holds()               # trustworthiness fell by more than 0.02
+    with pytest.raises(AssertionError, match="geometry lost"):
+        _roll(trust_trained=0.87).check()
+    assert set(_roll().table.columns) >= {"trustworthiness, trained", "OT floor (prior vs prior)"}
 
 
 def test_converged_reads_a_levelled_loss():

@@ -150,11 +150,17 @@ def test_sinkhorn_vs_hungarian_is_an_equivalence_test():
 
 
 def test_eps_rule():
-    rows = [{"prior": "gaussian", "eps": e, "L": 50, "FID": f, "status": "ok"} for e, f in ((0.1, 300.0), (10.0, 100.0))]
-    rows += [{"prior": "sphere", "eps": e, "L": 50, "FID": f, "status": "ok"} for e, f in ((0.1, 100.0), (10.0, 150.0))]
-    assert report.claim_eps_stability(pd.DataFrame(rows)).verdict == report.REPRODUCED
-    rows[0]["FID"] = 90.0
-    assert report.claim_eps_stability(pd.DataFrame(rows)).verdict == report.PARTLY
+    def sens(gaussian_small=300.0, fail=False):
+        runs = [comparison.SensitivityRun("gaussian", 0.1, 50, gaussian_small), comparison.SensitivityRun("gaussian", 10.0, 50, 100.0),
+                comparison.SensitivityRun("sphere", 0.1, 50, 100.0), comparison.SensitivityRun("sphere", 10.0, 50, 150.0)]
+        if fail:
+            runs[0] = comparison.SensitivityRun("gaussian", 0.1, 50, status="failed: loss became nan")
+        return comparison.Sensitivity(runs)
+
+    assert report.claim_eps_stability(sens()).verdict == report.REPRODUCED
+    assert report.claim_eps_stability(sens(90.0)).verdict == report.PARTLY
+    assert report.claim_eps_stability(sens(fail=True)).verdict == report.NA      # one ε left on the Gaussian
+    assert sens().best_fid("sphere") == {0.1: 100.0, 10.0: 150.0} and len(sens(fail=True).failed("gaussian")) == 1
 
 
 def test_targets_only_for_hae_and_sae():
@@ -249,7 +255,7 @@ def test_fid_against_epochs_and_whether_the_ordering_settled(tmp_path):
     assert comparison.stored_sweep("table", "mnist", tmp_path) is None
     curves = comparison.fid_curves(st.runs)
     assert len(curves) == 2 * n and set(curves["epoch"]) == {5, 10}
-    order = comparison.ordering_by_epoch(curves).set_index("epoch")
+    order = comparison.ordering_by_epoch(curves).table.set_index("epoch")
     assert order.loc[10, "τ vs last epoch"] == pytest.approx(1.0) and order.loc[5, "τ vs last epoch"] == pytest.approx(-1.0)
     assert -1.0 <= order.loc[10, "τ vs paper (UAI rows)"] <= 1.0
 
@@ -342,18 +348,22 @@ def test_the_summary_judges_each_claim_on_its_strongest_evidence():
     assert report.VERDICT_COLOURS[report.REPRODUCED] in html
 
 
+def _ordering(rows, tau_last, tau_paper, epochs=(5, 10, 15, 20)):
+    return comparison.Ordering([comparison.EpochOrder(e, rows, a, b) for e, a, b in zip(epochs, tau_last, tau_paper)])
+
+
 def test_whether_the_ordering_settled_is_a_computed_sentence():
-    order = pd.DataFrame({"epoch": [5, 10, 15, 20], "rows": 14, "τ vs last epoch": [0.76, 0.89, 0.98, 1.0],
-                          "τ vs paper (UAI rows)": [0.36, 0.55, 0.64, 0.67]})
-    s = comparison.settled(order)
+    order = _ordering(14, [0.76, 0.89, 0.98, 1.0], [0.36, 0.55, 0.64, 0.67])
+    s = order.settled()
     assert s.startswith("The ordering has settled") and "τ = 0.98" in s and "0.36 → 0.55 → 0.64 → 0.67" in s
-    assert comparison.settled(order.iloc[:2]).startswith("The ordering has not settled")
-    assert "one epoch only" in comparison.settled(order.iloc[:1])
+    assert _ordering(14, [0.76, 0.89], [0.36, 0.55]).settled().startswith("The ordering has not settled")
+    assert "one epoch only" in _ordering(14, [1.0], [0.36]).settled()
+    assert order.enough_rows() and list(order.table.columns) == ["epoch", "rows", "τ vs last epoch", "τ vs paper (UAI rows)"]
 
 
 def test_too_few_rows_say_so_instead_of_an_ordering():
-    order = pd.DataFrame({"epoch": [10, 20], "rows": 4, "τ vs last epoch": [1.0, 1.0], "τ vs paper (UAI rows)": [1.0, 1.0]})
-    assert comparison.settled(order).startswith("Only 4 rows have complete runs")
+    order = _ordering(4, [1.0, 1.0], [1.0, 1.0], epochs=(10, 20))
+    assert order.settled().startswith("Only 4 rows have complete runs") and not order.enough_rows()
 
 
 def test_forest_intervals_come_from_each_claims_strongest_evidence_with_the_papers_value():

@@ -54,8 +54,10 @@ def test_crispness_summary_finds_a_planted_trend():
                        "binarity": 0.8 + rng.uniform(0, 1e-6, 1004), "vertex": np.r_[np.zeros(1000, bool),
                                                                                           np.ones(4, bool)]})
     s = simplex.crispness_summary(df)
-    assert s["spearman_confidence"] > 0.99 and s["near_minus_inside_confidence"] > 0.15
-    assert abs(s["near_minus_inside_binarity"]) < 1e-6 and abs(s["spearman_binarity"]) < 0.1 and s["groups"]["exact vertices"]["n"] == 4
+    assert s.spearman_confidence > 0.99 and s.near_minus_inside_confidence > 0.15 and s.crisper_near_vertices()
+    assert abs(s.near_minus_inside_binarity) < 1e-6 and abs(s.spearman_binarity) < 0.1 and s.exact.n == 4
+    flat = simplex.crispness_summary(df.assign(confidence=0.9 + rng.uniform(0, 1e-3, 1004)))
+    assert not flat.crisper_near_vertices()
 
 
 def test_config_uses_the_simplex_settings():

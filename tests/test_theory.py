@@ -38,7 +38,7 @@ def test_monge_encoder_makes_the_bound_tight():
     G = theory.relu_net([2, 8, 2], seed=3)
     x, z = torch.randn(12, 2, dtype=torch.float64), torch.randn(12, 2, dtype=torch.float64)
     t = theory.min_min_terms(x, theory.monge_encoder(x, z, G), z, G, theory.lipschitz_upper_bound(G))
-    assert t["W_latent"] < 1e-12 and abs(t["slack"]) < 1e-10
+    assert t.W_latent < 1e-12 and abs(t.slack) < 1e-10
 
 
 def test_sphere_law_and_bounds():
@@ -58,5 +58,20 @@ def test_nat_special_case():
     f = torch.nn.functional.normalize(torch.randn(15, 4, dtype=torch.float64), dim=1)
     z = torch.nn.functional.normalize(torch.randn(15, 4, dtype=torch.float64), dim=1)
     r = theory.nat_check(f, z)
-    assert r["plan_is_permutation"] and r["same_permutation"]
-    assert r["ot_cost"] == pytest.approx(r["from_trace"], abs=1e-12)
+    assert r.plan_is_permutation and r.same_permutation
+    assert r.ot_cost == pytest.approx(r.from_trace, abs=1e-12)
+
+
+def test_the_repulsion_rule_allows_failures_below_three_dimensions_only():
+    def study(*failing_d):
+        rows = [theory.SphereRow(d, 1.0, 0.5, 0.5, 0.01, 0.6 if d in failing_d else 0.4, 0.3) for d in (2, 10)]
+        return theory.SphereStudy(rows)
+
+    assert study().violations() == [] and study().fails_only_in_low_dimensions()
+    assert [r.d for r in study(2).violations()] == [2] and study(2).fails_only_in_low_dimensions()
+    assert not study(2, 10).fails_only_in_low_dimensions()
+    study(2, 10).check()                                                 # MC and Chebyshev are fine here
+    bad = theory.SphereStudy([theory.SphereRow(10, 1.0, 0.5, 0.9, 0.01, 0.4, 0.3)])
+    with pytest.raises(AssertionError, match="disagrees with MC"):
+        bad.check()
+    assert list(study().table.columns)[:4] == ["d", "delta", "exact", "Monte Carlo"]

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +23,7 @@ import torch
 
 from ..engine.config import make_config
 from ..engine.profiles import DEFAULT
+from ..engine.store import load_curve
 from ..engine.sweeps import table_config
 from ..engine.train import train
 from ..models import MODELS, build_model
@@ -45,6 +46,58 @@ class BenchCase:
     value: float | None = None          # the cost the library returns (sharp, or regularised for GeomLoss)
     rel_diff_vs_sae: float | None = None
     note: str = ""
+
+
+@dataclass
+class TrainingStep:
+    """Median wall time of one optimiser step of a model (and its ratio to the first model's, AE)."""
+    model: str
+    prior: str
+    batch: int
+    L: int
+    hidden: list[int]
+    ms: float
+    over_ae: float
+
+
+@dataclass
+class TrainingEpoch:
+    """Median seconds of one training epoch through the engine (and the ratio to the first model's)."""
+    model: str
+    prior: str
+    data: str
+    batch: int
+    L: int
+    s: float
+    s_spread: list[float]
+    rounds: int
+    over_ae: float
+
+
+@dataclass
+class BenchResult:
+    """A benchmark run: the problem, where and how it ran (machine, device, settings), the commit and
+    command that made it, its duration, a :class:`BenchCase` per (size, library, mode), and the
+    training-step and training-epoch timings when they were taken."""
+    problem: str
+    commit: str
+    machine: dict
+    device: str
+    device_name: str
+    duration_s: float
+    command: str
+    rows: list[BenchCase]
+    settings: dict = field(default_factory=dict)     # empty: made before the alternating protocol
+    training_steps: list[TrainingStep] = field(default_factory=list)
+    training_epochs: list[TrainingEpoch] = field(default_factory=list)
+    benchmark: str = "sinkhorn"
+
+    @classmethod
+    def from_json(cls, d: dict) -> "BenchResult":
+        d = dict(d)
+        return cls(**{**d, "rows": [BenchCase(**r) for r in d.pop("rows")],
+                      "training_steps": [TrainingStep(**r) for r in d.pop("training_steps", [])],
+                      "training_epochs": [TrainingEpoch(**r) for r in d.pop("training_epochs", [])]})
 
 
 def problem(n: int, d: int = 64, seed: int = 0, device: str = "cpu", dtype=torch.float32):
@@ -100,11 +153,11 @@ def peak_memory_mb(n: int, d: int, eps_rel: float, n_iter: int, library: str, mo
         return None
 
 
-def _peak_here(spec: dict) -> float:
+def _peak_here(n: int, d: int, eps_rel: float, n_iter: int, library: str, mode: str) -> float:
     """In a fresh process: reset the peak resident set, run the case once, return the rise in MB."""
-    C, a, b = problem(spec["n"], spec["d"])
-    cases = {(lib, m): f for lib, m, f in _cases(C, a, b, spec["eps_rel"] * C.median().item(), spec["n_iter"], True)}
-    fn = cases[(spec["library"], spec["mode"])]
+    C, a, b = problem(n, d)
+    cases = {(lib, m): f for lib, m, f in _cases(C, a, b, eps_rel * C.median().item(), n_iter, True)}
+    fn = cases[(library, mode)]
     Path("/proc/self/clear_refs").write_text("5")          # Linux: reset VmHWM to the current RSS
     base = _status_kb("VmRSS")
     fn()
@@ -174,7 +227,7 @@ def _cases(C, a, b, eps, n_iter, unrolled_ok: bool):
 
 def run_benchmark(sizes=(256, 1024, 4096), d: int = 64, eps_rel: float = 0.1, n_iter: int = 100,
                   repeat: int = 5, device: str | None = None, unrolled_max_n: int = 1024, memory: bool = False,
-                  log: Callable[[str], None] | None = print) -> dict:
+                  log: Callable[[str], None] | None = print) -> BenchResult:
     """Time every case at every size; return a JSON-ready dict with the machine, settings and commit.
 
     Fair by construction: every library runs under the allocator and thread settings this process
@@ -221,71 +274,76 @@ def run_benchmark(sizes=(256, 1024, 4096), d: int = 64, eps_rel: float = 0.1, n_
     settings = {"torch_threads": torch.get_num_threads(),
                 "allocator_env": {k: v for k, v in os.environ.items() if k.startswith(("MALLOC_", "OMP_", "MKL_"))},
                 "order": "alternating, rotated every round", "repeat": repeat, "warmup": 1}
-    return {"benchmark": "sinkhorn", "problem": f"two Gaussian clouds in d={d}, squared Euclidean cost, float32, "
-            f"eps = {eps_rel} x median(C), {n_iter} iterations, no early stop",
-            "commit": commit, "machine": machine(), "device": device, "settings": settings,
-            "device_name": torch.cuda.get_device_name(0) if device.startswith("cuda") else machine()["cpu"],
-            "duration_s": round(time.time() - started, 1), "command": "make bench",
-            "rows": [asdict(r) for r in rows]}
+    here = machine()
+    return BenchResult(f"two Gaussian clouds in d={d}, squared Euclidean cost, float32, eps = {eps_rel} x median(C), "
+                       f"{n_iter} iterations, no early stop", commit, here, device,
+                       torch.cuda.get_device_name(0) if device.startswith("cuda") else here.get("cpu", "?"),
+                       round(time.time() - started, 1), "make bench", rows, settings)
 
 
-def describe(result: dict) -> str:
+def describe(result: BenchResult) -> str:
     """One line of provenance for a stored benchmark."""
-    st = result.get("settings", {})
+    st = result.settings
     env = st.get("allocator_env")
     how = ("settings not recorded (made before the alternating, default-settings protocol)" if not st else
            f"{st.get('torch_threads')} torch threads, allocator {'defaults' if not env else env}, {st.get('order')}")
-    return (f"{result['device_name']}: `{result['command']}` at commit {result['commit'][:10]}, "
-            f"{result['duration_s']} s; {how}")
+    return f"{result.device_name}: `{result.command}` at commit {result.commit[:10]}, {result.duration_s} s; {how}"
 
 
-def speedups(result: dict) -> list[dict]:
+@dataclass(frozen=True)
+class Speedup:
+    """At one problem size: POT's forward time over ours, and our envelope forward+backward over our forward."""
+    n: int
+    pot_over_sae_forward: float
+    envelope_fb_over_forward: float
+
+
+def speedups(result: BenchResult) -> list[Speedup]:
     """Per size: POT forward / ours forward, and our envelope forward+backward / our forward."""
+    ms = {(r.n, r.library, r.mode): r.ms for r in result.rows}
     out = []
-    by = {(r["n"], r["library"], r["mode"]): r for r in result["rows"]}
-    for n in sorted({r["n"] for r in result["rows"]}):
-        ours = by.get((n, "sae", "forward"), {}).get("ms")
-        pot = by.get((n, "pot", "forward"), {}).get("ms")
-        env = by.get((n, "sae", "forward+backward (envelope)"), {}).get("ms")
-        out.append({"n": n, "pot_over_sae_forward": pot / ours if ours and pot else math.nan,
-                    "envelope_fb_over_forward": env / ours if ours and env else math.nan})
+    for n in sorted({r.n for r in result.rows}):
+        ours, pot = ms.get((n, "sae", "forward")), ms.get((n, "pot", "forward"))
+        env = ms.get((n, "sae", "forward+backward (envelope)"))
+        out.append(Speedup(n, pot / ours if ours and pot else math.nan, env / ours if ours and env else math.nan))
     return out
 
 
-def table(result: dict) -> str:
+def table(result: BenchResult) -> str:
     """A plain-text table of a benchmark result."""
+    dash = "—"
     lines = [f"{'n':>5} {'library':9} {'mode':30} {'median ms':>10} {'peak MB':>8} {'rel. diff':>9}"]
-    for r in result["rows"]:
-        ms = f"{r['ms']:10.1f}" if r["ms"] is not None else f"{'—':>10}"
-        mb = f"{r['peak_mb']:8.0f}" if r["peak_mb"] is not None else f"{'—':>8}"
-        rd = f"{r['rel_diff_vs_sae']:9.1e}" if r["rel_diff_vs_sae"] is not None else f"{'—':>9}"
-        lines.append(f"{r['n']:5d} {r['library']:9} {r['mode']:30} {ms} {mb} {rd}  {r['note']}")
-    for r in result.get("training_steps", []):
-        lines.append(f"training step {r['model']:6s} ({r['prior']}, batch {r['batch']}, L {r['L']}): "
-                     f"{r['ms']:.1f} ms, {r['over_ae']:.2f}x AE" if "over_ae" in r else f"{r}")
-    for r in result.get("training_epochs", []):
-        lines.append(f"training epoch {r['model']:6s} ({r['prior']}, {r['data']}, batch {r['batch']}, L {r['L']}): "
-                     f"{r['s']:.2f} s, {r['over_ae']:.2f}x AE")
+    for r in result.rows:
+        ms = f"{r.ms:10.1f}" if r.ms is not None else f"{dash:>10}"
+        mb = f"{r.peak_mb:8.0f}" if r.peak_mb is not None else f"{dash:>8}"
+        rd = f"{r.rel_diff_vs_sae:9.1e}" if r.rel_diff_vs_sae is not None else f"{dash:>9}"
+        lines.append(f"{r.n:5d} {r.library:9} {r.mode:30} {ms} {mb} {rd}  {r.note}")
+    for r in result.training_steps:
+        lines.append(f"training step {r.model:6s} ({r.prior}, batch {r.batch}, L {r.L}): {r.ms:.1f} ms, "
+                     f"{r.over_ae:.2f}x AE")
+    for r in result.training_epochs:
+        lines.append(f"training epoch {r.model:6s} ({r.prior}, {r.data}, batch {r.batch}, L {r.L}): {r.s:.2f} s, "
+                     f"{r.over_ae:.2f}x AE")
     return "\n".join(lines)
 
 
-def save(result: dict, path: Path) -> Path:
+def save(result: BenchResult, path: Path) -> Path:
     """Write the result as JSON atomically."""
-    write_json(path, result)
+    write_json(path, asdict(result))
     return Path(path)
 
 
-def load_stored(folder: Path | None = None) -> list[dict]:
+def load_stored(folder: Path | None = None) -> list[BenchResult]:
     """Benchmark results kept in ``results/stored/bench-*.json`` (each names its machine and commit)."""
     folder = Path(folder) if folder is not None else repo_root() / "results" / "stored"
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("bench-*.json"))]
+    return [BenchResult.from_json(json.loads(p.read_text())) for p in sorted(folder.glob("bench-*.json"))]
 
 
 
 # ------------------------------------------------------------------ one training step per model
 
 def training_steps(models=("ae", "wae", "hae", "sae"), batch: int = 128, repeat: int = 20,
-                   device: str | None = None, log: Callable[[str], None] | None = print) -> list[dict]:
+                   device: str | None = None, log: Callable[[str], None] | None = print) -> list[TrainingStep]:
     """Wall time of one optimiser step (forward, backward, Adam) at the paper's MNIST settings:
     784-512-512-10 MLP, batch 128, L = 50 Sinkhorn iterations for SAE, sphere prior (Gaussian for
     models that need it). The models alternate step by step; medians over ``repeat`` steps."""
@@ -319,15 +377,14 @@ def training_steps(models=("ae", "wae", "hae", "sae"), batch: int = 128, repeat:
     base = float(np.median(times[models[0]]))
     for name, prior, cfg, _, _ in setups:
         ms = float(np.median(times[name]))
-        rows.append({"model": name, "prior": prior, "batch": batch, "L": cfg.sinkhorn.max_iter,
-                     "hidden": list(cfg.hidden), "ms": ms, "over_" + models[0]: ms / base})
+        rows.append(TrainingStep(name, prior, batch, cfg.sinkhorn.max_iter, list(cfg.hidden), ms, ms / base))
         if log:
             log(f"train step {name:6s} ({prior}): {ms:7.1f} ms ({ms / base:.2f}x {models[0]})")
     return rows
 
 
 def training_epochs(models=(("ae", "sphere"), ("sae", "sphere")), rounds: int = 3, profile: str = "paper",
-                    device: str | None = None, log: Callable[[str], None] | None = print) -> list[dict]:
+                    device: str | None = None, log: Callable[[str], None] | None = print) -> list[TrainingEpoch]:
     """Seconds of one whole training epoch through the engine (:func:`sae.engine.train.train`:
     batches, binarisation, prior draws, the step, the optimiser, the progress bookkeeping) on the
     ``profile``'s comparison data and settings (``paper``: full MNIST, batch 128, L = 50), the
@@ -340,14 +397,13 @@ def training_epochs(models=(("ae", "sphere"), ("sae", "sphere")), rounds: int = 
             cfg = table_config(profile, method, prior, 0, **overrides)
             with tempfile.TemporaryDirectory() as d:
                 train(cfg, Path(d) / "run", progress=False, evaluate_fn=lambda *_: {})
-                times[(method, prior)].append(json.loads((Path(d) / "run" / "curve.json").read_text())[0]["seconds"])
+                times[(method, prior)].append(load_curve(Path(d) / "run")[0].seconds)
     base = float(np.median(times[models[0]]))
     rows = []
     for (method, prior), ts in times.items():
         s = float(np.median(ts))
-        rows.append({"model": method, "prior": prior, "data": cfg.data.name, "batch": cfg.train.batch_size,
-                     "L": cfg.sinkhorn.max_iter, "s": s, "s_spread": [min(ts), max(ts)], "rounds": rounds,
-                     "over_" + models[0][0]: s / base})
+        rows.append(TrainingEpoch(method, prior, cfg.data.name, cfg.train.batch_size, cfg.sinkhorn.max_iter, s,
+                                  [min(ts), max(ts)], rounds, s / base))
         if log:
             log(f"train epoch {method:6s} ({prior}, {cfg.data.name}): {s:6.2f} s ({s / base:.2f}x {models[0][0]})")
     return rows
@@ -355,4 +411,4 @@ def training_epochs(models=(("ae", "sphere"), ("sae", "sphere")), rounds: int = 
 
 if __name__ == "__main__":     # the separate process of peak_memory_mb
     if len(sys.argv) == 3 and sys.argv[1] == "--peak":
-        print(_peak_here(json.loads(sys.argv[2])))
+        print(_peak_here(**json.loads(sys.argv[2])))

@@ -134,7 +134,46 @@ def run_ablation(profile: str, seeds=None, progress: bool = False) -> pd.DataFra
     return _run_all("ablation", profile, seeds, progress)
 
 
-def run_sensitivity(profile: str, progress: bool = False) -> pd.DataFrame:
+@dataclass(frozen=True)
+class SensitivityRun:
+    """SAE at one (prior, ε, L) of the sensitivity grid (seed 0): its metrics, or why it failed."""
+    prior: str
+    eps: float
+    L: int
+    fid: float = math.nan
+    re: float = math.nan
+    mmd_x1000: float = math.nan
+    code_variance: float = math.nan
+    status: str = "ok"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class Sensitivity:
+    """The ε/L grid of SAE on both priors (claim 8 reads it)."""
+    runs: list[SensitivityRun]
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(r) for r in self.runs]).rename(
+            columns={"fid": "FID", "re": "RE", "mmd_x1000": "MMD×1000", "code_variance": "code variance"})
+
+    def best_fid(self, prior: str) -> dict[float, float]:
+        """Per ε, the lowest FID over L of the runs on ``prior`` that trained."""
+        out: dict[float, float] = {}
+        for r in self.runs:
+            if r.ok and r.prior == prior:
+                out[r.eps] = min(out.get(r.eps, math.inf), r.fid)
+        return dict(sorted(out.items()))
+
+    def failed(self, prior: str | None = None) -> list[SensitivityRun]:
+        return [r for r in self.runs if not r.ok and prior in (None, r.prior)]
+
+
+def run_sensitivity(profile: str, progress: bool = False) -> Sensitivity:
     """SAE on both priors across ε and L (seed 0); a run that fails is a row with its error."""
     rows = []
     grid = sizes("comparison", profile)
@@ -142,14 +181,13 @@ def run_sensitivity(profile: str, progress: bool = False) -> pd.DataFrame:
         for eps in grid.sensitivity_eps:
             for L in grid.sensitivity_L:
                 cfg = table_config(profile, "sae", prior, 0, sinkhorn={"eps": eps, "max_iter": L})
-                row = {"prior": prior, "eps": eps, "L": L}
                 try:
                     m = get_or_train(cfg, progress=progress).metrics
-                    rows.append({**row, "FID": m.fid, "RE": m.reconstruction_error, "MMD×1000": m.latent_mmd_x1000,
-                                 "code variance": m.code_variance_mean, "status": "ok"})
+                    rows.append(SensitivityRun(prior, eps, L, m.fid, m.reconstruction_error, m.latent_mmd_x1000,
+                                               m.code_variance_mean))
                 except TrainingError as err:
-                    rows.append({**row, "status": f"failed: {err}"})
-    return pd.DataFrame(rows)
+                    rows.append(SensitivityRun(prior, eps, L, status=f"failed: {err}"))
+    return Sensitivity(rows)
 
 
 def summarise(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -308,48 +346,65 @@ def fid_curves(runs: "list[RunRecord] | pd.DataFrame") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["label", "prior", "method", "seed", "epoch", "fid", "fid_se"])
 
 
-def ordering_by_epoch(curves: pd.DataFrame, numbers: PaperNumbers | None = None) -> pd.DataFrame:
-    """Has the ordering of the models settled? Per epoch at which FIDs were taken: Kendall's τ of
-    the rows' mean FIDs against the last epoch's, and against the paper's UAI Table 1 order (its
-    twelve rows; the AE rows are not in it)."""
-    paper = (numbers or paper_numbers()).uai_fid()
-    mean = curves.groupby(["method", "prior", "epoch"])["fid"].mean().unstack("epoch")
-    last = mean[mean.columns.max()]
-    in_paper = [k for k in mean.index if k in paper]
-    rows = []
-    for epoch in mean.columns:
-        col = mean[epoch].dropna()
-        keys = [k for k in in_paper if k in col.index]
-        rows.append({"epoch": int(epoch), "rows": len(col), "τ vs last epoch": _tau(col, last[col.index]),
-                     "τ vs paper (UAI rows)": _tau(col[keys], [paper[k] for k in keys])})
-    return pd.DataFrame(rows)
-
-
 SETTLED_TAU = 0.9     # an ordering "has settled" when the one before last agrees this well with the last
 MIN_ORDER_ROWS = 8    # fewer rows with runs (a sweep still running): too few for an ordering to mean much
 
 
-def settled(order: pd.DataFrame) -> str:
-    """A sentence, computed from :func:`ordering_by_epoch`, on whether the ordering has settled:
-    the τ of the one-before-last recorded epoch against the last (≥ SETTLED_TAU: settled), and how
-    τ against the paper moved over the recorded epochs."""
-    if len(order) < 2:
-        return "FID was recorded at one epoch only: whether the ordering settled cannot be told."
-    if order["rows"].iloc[-1] < MIN_ORDER_ROWS:
-        return (f"Only {int(order['rows'].iloc[-1])} rows have complete runs so far (a sweep still running): too few "
-                f"(under {MIN_ORDER_ROWS}) to say whether the ordering settled.")
-    prev, last = order.iloc[-2], order.iloc[-1]
-    word = "has settled" if prev["τ vs last epoch"] >= SETTLED_TAU else "has not settled"
-    trail = " → ".join(f"{t:.2f}" for t in order["τ vs paper (UAI rows)"])
-    return (f"The ordering {word}: at epoch {int(prev['epoch'])} it agrees with epoch {int(last['epoch'])}'s at "
-            f"τ = {prev['τ vs last epoch']:.2f} (settled means ≥ {SETTLED_TAU}); τ against the paper over epochs "
-            f"{', '.join(str(int(e)) for e in order['epoch'])}: {trail}.")
+@dataclass(frozen=True)
+class EpochOrder:
+    """The rows' mean-FID ordering at one recorded epoch: how many rows had a FID, Kendall's τ
+    against the last epoch's ordering and against the paper's (UAI Table 1 rows)."""
+    epoch: int
+    rows: int
+    tau_last: float
+    tau_paper: float
 
 
-def with_enough_rows(orders: dict) -> dict:
-    """The orderings (``{sweep: ordering_by_epoch table}``) whose last epoch has at least
-    MIN_ORDER_ROWS rows: what a τ-per-epoch figure draws (a sweep still running shows its sentence only)."""
-    return {name: o for name, o in orders.items() if len(o) and o["rows"].iloc[-1] >= MIN_ORDER_ROWS}
+@dataclass
+class Ordering:
+    """Has the ordering of the models settled? One :class:`EpochOrder` per recorded epoch."""
+    epochs: list[EpochOrder]
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(e) for e in self.epochs], columns=["epoch", "rows", "tau_last", "tau_paper"]).rename(
+            columns={"tau_last": "τ vs last epoch", "tau_paper": "τ vs paper (UAI rows)"})
+
+    def enough_rows(self) -> bool:
+        """At least MIN_ORDER_ROWS rows at the last epoch: an ordering to speak of (a sweep still
+        running has fewer, and shows its sentence only)."""
+        return bool(self.epochs) and self.epochs[-1].rows >= MIN_ORDER_ROWS
+
+    def settled(self) -> str:
+        """A sentence on whether the ordering has settled: the τ of the one-before-last recorded
+        epoch against the last (≥ SETTLED_TAU: settled), and how τ against the paper moved."""
+        if len(self.epochs) < 2:
+            return "FID was recorded at one epoch only: whether the ordering settled cannot be told."
+        if not self.enough_rows():
+            return (f"Only {self.epochs[-1].rows} rows have complete runs so far (a sweep still running): too few "
+                    f"(under {MIN_ORDER_ROWS}) to say whether the ordering settled.")
+        prev, last = self.epochs[-2], self.epochs[-1]
+        word = "has settled" if prev.tau_last >= SETTLED_TAU else "has not settled"
+        trail = " → ".join(f"{e.tau_paper:.2f}" for e in self.epochs)
+        return (f"The ordering {word}: at epoch {prev.epoch} it agrees with epoch {last.epoch}'s at "
+                f"τ = {prev.tau_last:.2f} (settled means ≥ {SETTLED_TAU}); τ against the paper over epochs "
+                f"{', '.join(str(e.epoch) for e in self.epochs)}: {trail}.")
+
+
+def ordering_by_epoch(curves: pd.DataFrame, numbers: PaperNumbers | None = None) -> Ordering:
+    """Per epoch at which FIDs were taken (``curves``: :func:`fid_curves`): Kendall's τ of the rows'
+    mean FIDs against the last epoch's, and against the paper's UAI Table 1 order (its twelve rows;
+    the AE rows are not in it)."""
+    paper = (numbers or paper_numbers()).uai_fid()
+    mean = curves.groupby(["method", "prior", "epoch"]).fid.mean().unstack("epoch")
+    last = mean[mean.columns.max()]
+    in_paper = [k for k in mean.index if k in paper]
+    out = []
+    for epoch in mean.columns:
+        col = mean[epoch].dropna()
+        keys = [k for k in in_paper if k in col.index]
+        out.append(EpochOrder(int(epoch), len(col), _tau(col, last[col.index]), _tau(col[keys], [paper[k] for k in keys])))
+    return Ordering(out)
 
 
 def _tau(a, b) -> float:

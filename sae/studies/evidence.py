@@ -11,6 +11,7 @@ from ..engine.config import ExperimentConfig
 from ..engine.profiles import sizes
 from ..engine.sweeps import table_config
 from . import comparison, geometry, probprog, simplex, theory
+from .solver import Limits
 
 
 @dataclass
@@ -21,14 +22,14 @@ class Evidence:
     summary: pd.DataFrame            # ... per row, with mean code variance
     ablation_runs: pd.DataFrame      # ICLR Table 1, one line per run
     ablation: pd.DataFrame           # ... per row
-    sensitivity: pd.DataFrame        # SAE across ε and L
+    sensitivity: comparison.Sensitivity   # SAE across ε and L
     roll: geometry.SwissRollStudy
     knn: geometry.KnnStudy
     dirichlet: simplex.SimplexStudy
     probprog: probprog.ProbprogStudy
-    bound: pd.DataFrame              # theory: min-min bound on random pairs
-    sphere: pd.DataFrame             # theory: repulsion on the sphere
-    limits: dict                     # theory: the entropic limits
+    bound: theory.BoundStudy         # theory: min-min bound on random pairs
+    sphere: theory.SphereStudy       # theory: repulsion on the sphere
+    limits: Limits                   # theory: the entropic limits
 
 
 def gather(profile: str) -> Evidence:

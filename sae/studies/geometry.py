@@ -6,8 +6,9 @@ the learned per-dimension code variance against the latent dimension.
 """
 from __future__ import annotations
 
+import math
 import textwrap
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -69,13 +70,86 @@ def untrained(cfg, shape, recon, n_train):
     return build_model(cfg, shape, recon, n_train).eval()
 
 
+TRUST_KEPT = 0.02       # the trained encoder keeps local geometry: trustworthiness at most this below untrained
+OT_MOVED = 0.5          # the codes move onto the prior: OT to it below this share of the untrained net's
+
+
+@dataclass(frozen=True)
+class RollRow:
+    """The Swiss-roll encoder onto one prior: trustworthiness of its test codes and their exact OT
+    to the prior, trained and untrained, the prior-vs-prior OT floor at the same sample size, and
+    (for the square) PCA's and Isomap's trustworthiness on the same points."""
+    prior: str
+    epochs: int
+    trust_trained: float
+    trust_untrained: float
+    ot_trained: float
+    ot_untrained: float
+    ot_floor: float
+    trust_pca: float = math.nan
+    trust_isomap: float = math.nan
+
+    def moved_onto_prior(self) -> bool:
+        return self.ot_trained < OT_MOVED * self.ot_untrained
+
+    def kept_geometry(self) -> bool:
+        return self.trust_trained >= self.trust_untrained - TRUST_KEPT
+
+    def text(self) -> str:
+        classical = (f", PCA {self.trust_pca:.3f}, Isomap {self.trust_isomap:.3f}"
+                     if not math.isnan(self.trust_isomap) else "")
+        return (f"roll→{self.prior}: trustworthiness {self.trust_trained:.3f} (untrained {self.trust_untrained:.3f}"
+                f"{classical}), OT to prior {self.ot_trained:.3g} = {self.ot_trained / self.ot_floor:.1f}× the "
+                f"prior-vs-prior floor (untrained {self.ot_untrained:.3g})")
+
+
+ROLL_COLUMNS = {"prior": "prior", "epochs": "epochs", "trust_trained": "trustworthiness, trained",
+                "trust_untrained": "trustworthiness, untrained", "ot_trained": "OT to prior, trained",
+                "ot_untrained": "OT to prior, untrained", "ot_floor": "OT floor (prior vs prior)",
+                "trust_pca": "trustworthiness, PCA", "trust_isomap": "trustworthiness, Isomap"}
+
+
 @dataclass
 class SwissRollStudy:
-    table: pd.DataFrame          # per prior: trustworthiness and OT to the prior, trained and untrained
+    rows: list[RollRow]          # per prior (square, sphere)
     embeddings: dict             # prior -> (n_test, dim) test codes of the trained encoder
     roll: Dataset
     curves: dict                 # prior -> training loss (the Sinkhorn term) per epoch
     baselines: dict              # method -> (n_test, 2) embedding of the same points (PCA, Isomap)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The rows as the chapter shows them (one column per number, named for a reader)."""
+        return pd.DataFrame([asdict(r) for r in self.rows]).rename(columns=ROLL_COLUMNS)
+
+    def holds(self) -> bool:
+        """The chapter's and claim 11's rule: on every prior the codes moved onto the prior (OT below
+        OT_MOVED of the untrained net's) and kept local geometry (trustworthiness within TRUST_KEPT)."""
+        return all(r.moved_onto_prior() and r.kept_geometry() for r in self.rows)
+
+    def check(self) -> None:
+        """Fail loudly (the chapter's check) unless :meth:`holds`, naming the part that broke."""
+        assert all(r.moved_onto_prior() for r in self.rows), "codes did not move onto the prior"
+        assert all(r.kept_geometry() for r in self.rows), "local geometry lost"
+
+    def summary(self) -> str:
+        """The square embedding in words, from its numbers: where its trustworthiness falls between
+        PCA (a linear projection) and Isomap (an unrolling), and how close its codes are to the prior."""
+        t = next(r for r in self.rows if r.prior == "box")
+        trust, pca, iso = t.trust_trained, t.trust_pca, t.trust_isomap
+        where = ("below PCA's" if trust < pca else "as high as Isomap's: an unrolled roll" if trust >= iso - 0.01
+                 else f"{(trust - pca) / (iso - pca):.0%} of the way from PCA's to Isomap's: neighbourhoods kept "
+                      "better than by a linear projection, but the roll is not unrolled as Isomap unrolls it")
+        ratio = t.ot_trained / t.ot_floor
+        return textwrap.fill(f"Square prior: trustworthiness {trust:.3f}, {where} (PCA {pca:.3f}, Isomap {iso:.3f}); "
+                             f"OT to the prior {ratio:.1f}× the prior-vs-prior floor "
+                             + ("(the codes are as uniform as prior draws)." if ratio <= 1.0 else
+                                "(the codes fill the square less evenly than prior draws)."), 100)
+
+
+ENCODER_ONLY, FULL_SAE, UNTRAINED, PIXELS = ("encoder only (Sinkhorn term)", "full SAE", "untrained encoder",
+                                            "raw pixels")
+KNN_GAIN = 0.05         # claim 11: the encoder's codes separate classes when 5-NN beats untrained codes by this
 
 
 @dataclass
@@ -83,6 +157,10 @@ class KnnStudy:
     accuracy: dict               # model -> 5-NN accuracy of test codes (fit on training codes)
     models: dict                 # model -> the network (untrained one included)
     digits: Dataset
+
+    def gain(self) -> float:
+        """5-NN accuracy of the encoder-only codes over the untrained encoder's."""
+        return self.accuracy[ENCODER_ONLY] - self.accuracy[UNTRAINED]
 
 
 TRUST_K = 10            # neighbours of the trustworthiness score
@@ -113,30 +191,13 @@ def swiss_roll_study(profile: str) -> SwissRollStudy:
         z = codes(model, roll.x_test)
         z0 = codes(untrained(cfg, roll.shape, roll.recon, len(roll.x_train)), roll.x_test)
         embeddings[prior], curves[prior] = z, [c.loss for c in run.curve]
-        row = {"prior": prior, "epochs": cfg.train.epochs, "trustworthiness, trained": trustworthiness(x, z),
-               "trustworthiness, untrained": trustworthiness(x, z0),
-               "OT to prior, trained": metrics.latent_ot(torch.as_tensor(z), model.prior),
-               "OT to prior, untrained": metrics.latent_ot(torch.as_tensor(z0), model.prior),
-               "OT floor (prior vs prior)": prior_ot_floor(model.prior, len(z))}
-        for name, emb in baselines.items():
-            row[f"trustworthiness, {name}"] = trustworthiness(x, emb) if prior == "box" else np.nan
-        rows.append(row)
-    return SwissRollStudy(pd.DataFrame(rows), embeddings, roll, curves, baselines)
-
-
-def roll_summary(table: pd.DataFrame) -> str:
-    """The square embedding in words, from its numbers: where its trustworthiness falls between PCA
-    (a linear projection) and Isomap (an unrolling), and how close its codes are to the prior."""
-    t = table.set_index("prior").loc["box"]
-    trust, pca, iso = t["trustworthiness, trained"], t["trustworthiness, PCA"], t["trustworthiness, Isomap"]
-    where = ("below PCA's" if trust < pca else "as high as Isomap's: an unrolled roll" if trust >= iso - 0.01
-             else f"{(trust - pca) / (iso - pca):.0%} of the way from PCA's to Isomap's: neighbourhoods kept "
-                  "better than by a linear projection, but the roll is not unrolled as Isomap unrolls it")
-    ratio = t["OT to prior, trained"] / t["OT floor (prior vs prior)"]
-    return textwrap.fill(f"Square prior: trustworthiness {trust:.3f}, {where} (PCA {pca:.3f}, Isomap {iso:.3f}); "
-                         f"OT to the prior {ratio:.1f}× the prior-vs-prior floor "
-                         + ("(the codes are as uniform as prior draws)." if ratio <= 1.0 else
-                            "(the codes fill the square less evenly than prior draws)."), 100)
+        classical = ({"trust_pca": trustworthiness(x, baselines["PCA"]),
+                      "trust_isomap": trustworthiness(x, baselines["Isomap"])} if prior == "box" else {})
+        rows.append(RollRow(prior, cfg.train.epochs, trustworthiness(x, z), trustworthiness(x, z0),
+                            metrics.latent_ot(torch.as_tensor(z), model.prior),
+                            metrics.latent_ot(torch.as_tensor(z0), model.prior),
+                            prior_ot_floor(model.prior, len(z)), **classical))
+    return SwissRollStudy(rows, embeddings, roll, curves, baselines)
 
 
 def converged(curve: list[float], tail: float = 0.2, tol: float = 0.1) -> bool:
@@ -149,31 +210,25 @@ def converged(curve: list[float], tail: float = 0.2, tol: float = 0.1) -> bool:
     return bool(abs(before - last) <= tol * abs(before))
 
 
-def check_swiss_roll(table: pd.DataFrame) -> None:
-    """Codes move onto the prior (OT halves against the untrained net) and keep local geometry."""
-    assert (table["OT to prior, trained"] < 0.5 * table["OT to prior, untrained"]).all(), "codes did not move onto the prior"
-    assert (table["trustworthiness, trained"] >= table["trustworthiness, untrained"] - 0.02).all(), "local geometry lost"
-
-
 def mnist_knn_study(profile: str) -> KnnStudy:
     """5-NN accuracy of test codes on the 10-d sphere (fit on training codes): the encoder trained
     with the Sinkhorn term alone, the full SAE of the comparison table, the encoder untrained, and
     raw pixels."""
     cfg = mnist_encoder_config(profile)
     digits = load(cfg.data)
-    models = {"encoder only (Sinkhorn term)": get_or_train(cfg, progress=False).model(),
-              "full SAE": get_or_train(table_config(profile, "sae", "sphere", 0), progress=False).model(),
-              "untrained encoder": untrained(cfg, digits.shape, digits.recon, len(digits.x_train))}
+    models = {ENCODER_ONLY: get_or_train(cfg, progress=False).model(),
+              FULL_SAE: get_or_train(table_config(profile, "sae", "sphere", 0), progress=False).model(),
+              UNTRAINED: untrained(cfg, digits.shape, digits.recon, len(digits.x_train))}
     knn = {name: knn_accuracy(codes(m, digits.x_train), digits.y_train, codes(m, digits.x_test), digits.y_test)
            for name, m in models.items()}
-    knn["raw pixels"] = knn_accuracy(digits.x_train.flatten(1).numpy(), digits.y_train,
+    knn[PIXELS] = knn_accuracy(digits.x_train.flatten(1).numpy(), digits.y_train,
                                      digits.x_test.flatten(1).numpy(), digits.y_test)
     return KnnStudy(knn, models, digits)
 
 
 def knn_tsne_panels(study: KnnStudy, profile: str) -> dict:
     """t-SNE of the 10-d test codes of the encoder-only and the full SAE, coloured by digit."""
-    pick = {"encoder only": "encoder only (Sinkhorn term)", "full SAE": "full SAE"}
+    pick = {"encoder only": ENCODER_ONLY, "full SAE": FULL_SAE}
     return {f"{name} (t-SNE of 10-d codes)": (tsne(codes(study.models[key], study.digits.x_test), profile),
                                               study.digits.y_test) for name, key in pick.items()}
 
@@ -202,6 +257,6 @@ def gaussian_variance_study(profile: str, methods=("sae", "hae", "swae", "w2gae"
         for m in methods:
             cfg = table_config(profile, m, "gaussian", seed, latent_dim=d, train={"fid_every": 0})   # FID at the end
             run = get_or_train(cfg, progress=False)
-            rows.append({"method": m, "latent_dim": d, "code_variance": run.metrics["code_variance_mean"],
-                         "fid": run.metrics.get("fid"), "latent_ot": run.metrics["latent_ot"]})
+            rows.append({"method": m, "latent_dim": d, "code_variance": run.metrics.code_variance_mean,
+                         "fid": run.metrics.fid, "latent_ot": run.metrics.latent_ot})
     return pd.DataFrame(rows)

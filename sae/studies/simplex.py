@@ -13,7 +13,7 @@ centre). Numbers behind the paper's qualitative statements:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -108,21 +108,60 @@ def crispness(model, classifier, n: int = 2000, seed: int = 0) -> pd.DataFrame:
                          "vertex": np.r_[np.zeros(n, bool), np.ones(model.prior.dim, bool)]})
 
 
-def crispness_summary(df: pd.DataFrame) -> dict:
+@dataclass(frozen=True)
+class CrispGroup:
+    """Decoded codes of one kind: how many, their mean classifier confidence and binarity."""
+    name: str
+    n: int
+    confidence: float
+    binarity: float
+
+
+CRISP_GAIN = 0.05      # claim 12: near-vertex samples at least this much more confidently classified than inside ones
+
+
+@dataclass(frozen=True)
+class Crispness:
+    """Are samples near a vertex crisper than samples inside the simplex? Three groups (exact
+    vertices, prior samples in the top decile of vertexness, the bottom half) and the Spearman
+    correlations of vertexness with confidence and binarity over the prior samples."""
+    exact: CrispGroup
+    near: CrispGroup
+    inside: CrispGroup
+    spearman_confidence: float
+    spearman_binarity: float
+
+    @property
+    def near_minus_inside_confidence(self) -> float:
+        return self.near.confidence - self.inside.confidence
+
+    @property
+    def near_minus_inside_binarity(self) -> float:
+        return self.near.binarity - self.inside.binarity
+
+    def crisper_near_vertices(self) -> bool:
+        """Claim 12's half on samples: near-vertex samples ≥ CRISP_GAIN more confident than inside
+        ones, and confidence rising with vertexness (ρ > 0)."""
+        return self.near_minus_inside_confidence >= CRISP_GAIN and self.spearman_confidence > 0
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(g) for g in (self.exact, self.near, self.inside)]).set_index("name")
+
+
+def crispness_summary(df: pd.DataFrame) -> Crispness:
     """Mean confidence and binarity of: exact vertices, prior samples in the top decile of
     vertexness ("near a vertex"), and the bottom half ("inside"); Spearman correlations."""
-    s = df[~df["vertex"]]
-    hi, lo = s["vertexness"].quantile(0.9), s["vertexness"].median()
-    groups = {"exact vertices": df[df["vertex"]], f"near a vertex (top 10%, max ≥ {hi:.2f})": s[s["vertexness"] >= hi],
-              f"inside (bottom 50%, max < {lo:.2f})": s[s["vertexness"] < lo]}
-    out = {"groups": {k: {"n": len(g), "confidence": float(g["confidence"].mean()),
-                          "binarity": float(g["binarity"].mean())} for k, g in groups.items()},
-           "spearman_confidence": float(spearmanr(s["vertexness"], s["confidence"])[0]),
-           "spearman_binarity": float(spearmanr(s["vertexness"], s["binarity"])[0])}
-    names = list(groups)
-    out["near_minus_inside_confidence"] = out["groups"][names[1]]["confidence"] - out["groups"][names[2]]["confidence"]
-    out["near_minus_inside_binarity"] = out["groups"][names[1]]["binarity"] - out["groups"][names[2]]["binarity"]
-    return out
+    s = df[~df.vertex]
+    hi, lo = s.vertexness.quantile(0.9), s.vertexness.median()
+
+    def group(name, g):
+        return CrispGroup(name, len(g), float(g.confidence.mean()), float(g.binarity.mean()))
+
+    return Crispness(group("exact vertices", df[df.vertex]),
+                     group(f"near a vertex (top 10%, max ≥ {hi:.2f})", s[s.vertexness >= hi]),
+                     group(f"inside (bottom 50%, max < {lo:.2f})", s[s.vertexness < lo]),
+                     float(spearmanr(s.vertexness, s.confidence)[0]), float(spearmanr(s.vertexness, s.binarity)[0]))
 
 
 def sorted_profile(z: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -213,7 +252,7 @@ def posterior_vs_prior(st: SimplexStudy, profile: str, name: str = MAIN, seed: i
     draws = prior.sample(len(z), torch.Generator().manual_seed(seed)).numpy()
     joint = geometry.tsne(np.r_[z, draws], profile)
     return PosteriorVsPrior(joint[:len(z)], joint[len(z):], sorted_profile(z), sorted_profile(draws),
-                            run.metrics["latent_ot"], latent_ot(torch.as_tensor(draws), prior, seed=5))
+                            run.metrics.latent_ot, latent_ot(torch.as_tensor(draws), prior, seed=5))
 
 
 @torch.no_grad()

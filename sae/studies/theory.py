@@ -7,7 +7,7 @@ whose Lipschitz constant is bounded by the product of their layers' spectral nor
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 
 from ..ot import cost_matrix, exact_ot, exact_plan, round_plan, sinkhorn
-from .solver import mmd_limit
+from .solver import Limits, mmd_limit
 
 
 def wasserstein_p(x: Tensor, y: Tensor, a: Tensor | None = None, b: Tensor | None = None, p: float = 2.0) -> Tensor:
@@ -83,7 +83,23 @@ def wae_identity(x: Tensor, z: Tensor, w: Tensor, G: nn.Module, cost: str = "sqe
     return lhs.item(), rhs.item(), len(atoms)
 
 
-def min_min_terms(x: Tensor, codes: Tensor, z: Tensor, G: nn.Module, gamma: float, p: float = 2.0) -> dict:
+@dataclass(frozen=True)
+class Terms:
+    """Both sides of the min-min bound for one deterministic encoder: W_p(P_X, P_G), rec^{1/p},
+    W_p(Q_Z, P_Z), the right side rec^{1/p} + γ W_p(Q_Z, P_Z) and its slack over the left."""
+    W_data: float
+    rec: float
+    W_latent: float
+    rhs: float
+    slack: float
+
+
+def _frame(rows, names: dict | None = None) -> pd.DataFrame:
+    """Typed rows as a table for display (columns renamed for a reader by ``names``)."""
+    return pd.DataFrame([asdict(r) for r in rows]).rename(columns=names or {})
+
+
+def min_min_terms(x: Tensor, codes: Tensor, z: Tensor, G: nn.Module, gamma: float, p: float = 2.0) -> Terms:
     """Left and right sides of the bound for a deterministic encoder with codes Q(x_i) = codes[i].
 
     W_p(P_X, P_G) ≤ (E ‖X − G(Q(X))‖^p)^{1/p} + γ W_p(Q_Z, P_Z)   (UAI Thm 2.1 / ICLR Thm 3.1).
@@ -94,8 +110,7 @@ def min_min_terms(x: Tensor, codes: Tensor, z: Tensor, G: nn.Module, gamma: floa
         w_latent = wasserstein_p(codes, z, p=p)
         w_data = wasserstein_p(x, G(z), p=p)
     rhs = rec + gamma * w_latent
-    return {"W_data": w_data.item(), "rec": rec.item(), "W_latent": w_latent.item(),
-            "rhs": rhs.item(), "slack": (rhs - w_data).item()}
+    return Terms(w_data.item(), rec.item(), w_latent.item(), rhs.item(), (rhs - w_data).item())
 
 
 def monge_encoder(x: Tensor, z: Tensor, G: nn.Module, p: float = 2.0) -> Tensor:
@@ -177,7 +192,18 @@ def sphere_bound_chebyshev(d: int, delta: float) -> float:
     return 1.0 - 1.0 / (d * (1.0 - delta**2 / 2.0) ** 2)
 
 
-def nat_check(codes: Tensor, z: Tensor) -> dict:
+@dataclass(frozen=True)
+class NatCheck:
+    """NAT's objective against exact OT on the sphere: the OT cost, NAT's trace, the cost the trace
+    implies (2 − 2·trace/n), whether both pick the same permutation and whether OT's plan is one."""
+    ot_cost: float
+    nat_trace: float
+    from_trace: float
+    same_permutation: bool
+    plan_is_permutation: bool
+
+
+def nat_check(codes: Tensor, z: Tensor) -> NatCheck:
     """NAT (Bojanowski & Joulin 2017) as the ε = 0 SAE latent term on the unit sphere.
 
     For unit vectors ‖f − z‖² = 2 − 2⟨f, z⟩, so exact OT with squared Euclidean cost between n codes
@@ -188,9 +214,8 @@ def nat_check(codes: Tensor, z: Tensor) -> dict:
     rows, cols = linear_sum_assignment(-(codes @ z.T).numpy())
     trace = (codes[rows] * z[cols]).sum().item()
     ot_cost = exact_ot(codes, z).item()
-    return {"ot_cost": ot_cost, "nat_trace": trace, "from_trace": 2 - 2 * trace / n,
-            "same_permutation": bool(np.array_equal(P.argmax(1).numpy()[rows], cols)),
-            "plan_is_permutation": bool(torch.allclose(P * n, (P * n).round(), atol=1e-9))}
+    return NatCheck(ot_cost, trace, 2 - 2 * trace / n, bool(np.array_equal(P.argmax(1).numpy()[rows], cols)),
+                    bool(torch.allclose(P * n, (P * n).round(), atol=1e-9)))
 
 
 # ------------------------------------------------------------------ the chapter's checks, as studies
@@ -206,7 +231,35 @@ def _randn(g, *shape) -> Tensor:
     return torch.randn(*shape, generator=g, dtype=torch.float64)
 
 
-def wae_identity_table(n: int, seed: int = 0) -> pd.DataFrame:
+@dataclass(frozen=True)
+class WaeRow:
+    """Both sides of the WAE identity for one generator, prior size and cost."""
+    G: str
+    m: int
+    atoms: int
+    cost: str
+    lhs: float                 # W_c(P_X, P_G)
+    rhs: float                 # the infimum over encoders Q with Q_Z = P_Z
+
+    @property
+    def difference(self) -> float:
+        return abs(self.lhs - self.rhs)
+
+
+@dataclass
+class WaeIdentity:
+    rows: list[WaeRow]
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return _frame(self.rows, {"atoms": "atoms of P_G", "lhs": "W_c(P_X, P_G)", "rhs": "inf over encoders"}
+                      ).assign(difference=[r.difference for r in self.rows])
+
+    def check(self) -> None:
+        assert all(r.difference <= 1e-9 * r.lhs for r in self.rows), "WAE identity violated"
+
+
+def wae_identity_table(n: int, seed: int = 0) -> WaeIdentity:
     """Both sides of the WAE identity for ReLU generators (one non-injective in three), measures
     of n and n/2 or 2n atoms with random weights, and three costs."""
     g, rows = _gen(seed, 1), []
@@ -220,17 +273,50 @@ def wae_identity_table(n: int, seed: int = 0) -> pd.DataFrame:
         w /= w.sum()
         for cost, power in (("sqeuclidean", 1.0), ("euclidean", 1.0), ("euclidean", 3.0)):
             lhs, rhs, atoms = wae_identity(x, z, w, G, cost, power)
-            rows.append({"G": "non-injective" if trial % 3 == 2 else "ReLU net", "m": m, "atoms of P_G": atoms,
-                         "cost": cost if cost == "sqeuclidean" else f"|x-y|^{power:g}",
-                         "W_c(P_X, P_G)": lhs, "inf over encoders": rhs, "difference": abs(lhs - rhs)})
-    return pd.DataFrame(rows)
+            rows.append(WaeRow("non-injective" if trial % 3 == 2 else "ReLU net", m, atoms,
+                               cost if cost == "sqeuclidean" else f"|x-y|^{power:g}", lhs, rhs))
+    return WaeIdentity(rows)
 
 
-def check_wae_identity(table: pd.DataFrame) -> None:
-    assert (table["difference"] <= 1e-9 * table["W_c(P_X, P_G)"]).all(), "WAE identity violated"
+@dataclass(frozen=True)
+class BoundRow:
+    """One random (encoder, generator) pair: the bound's terms, γ by spectral norms and the
+    steepest slope of G observed on the points (a lower bound on its Lipschitz constant)."""
+    terms: Terms
+    gamma: float
+    empirical_lip: float
 
 
-def bound_table(n: int, trials: int, p: float = 2.0, seed: int = 0) -> pd.DataFrame:
+@dataclass
+class BoundStudy:
+    rows: list[BoundRow]
+
+    def _of(self, name: str) -> np.ndarray:
+        return np.array([getattr(r.terms, name) for r in self.rows])
+
+    @property
+    def w_data(self) -> np.ndarray:
+        return self._of("W_data")
+
+    @property
+    def rhs(self) -> np.ndarray:
+        return self._of("rhs")
+
+    @property
+    def slack(self) -> np.ndarray:
+        return self._of("slack")
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([{**asdict(r.terms), "gamma": r.gamma, "empirical Lip": r.empirical_lip} for r in self.rows])
+
+    def check(self) -> None:
+        """γ is above every slope of G seen, and the bound holds for every pair."""
+        assert all(r.empirical_lip <= r.gamma + 1e-12 for r in self.rows), "spectral-norm product below an observed slope"
+        assert (self.slack >= -1e-9).all(), f"bound violated: min slack {self.slack.min():.3g}"
+
+
+def bound_table(n: int, trials: int, p: float = 2.0, seed: int = 0) -> BoundStudy:
     """The min-min bound's two sides for random (encoder, generator) pairs: a random network encoder
     in half the trials, a perturbed random assignment of prior atoms in the other half."""
     g, rows = _gen(seed, 2), []
@@ -242,14 +328,9 @@ def bound_table(n: int, trials: int, p: float = 2.0, seed: int = 0) -> pd.DataFr
             codes = relu_net([2, 16, 2], seed=2000 + trial)(x).detach()
         else:
             codes = z[torch.randperm(n, generator=g)] + 0.3 * _randn(g, n, 2)
-        t = min_min_terms(x, codes, z, G, gamma, p)
-        rows.append({**t, "gamma": gamma, "empirical Lip": empirical_lipschitz(G, torch.cat([z, codes]))})
-    return pd.DataFrame(rows)
-
-
-def check_bound(table: pd.DataFrame) -> None:
-    assert (table["empirical Lip"] <= table["gamma"] + 1e-12).all(), "spectral-norm product below an observed slope"
-    assert (table["slack"] >= -1e-9).all(), f"bound violated: min slack {table['slack'].min():.3g}"
+        rows.append(BoundRow(min_min_terms(x, codes, z, G, gamma, p), gamma,
+                             empirical_lipschitz(G, torch.cat([z, codes]))))
+    return BoundStudy(rows)
 
 
 @dataclass
@@ -260,7 +341,12 @@ class MongeSetup:
     x: Tensor
     z: Tensor
     p: float
-    terms: dict
+    terms: Terms
+
+    def check(self) -> None:
+        """The bound is tight at the Monge encoder: no latent term, no slack."""
+        t = self.terms
+        assert t.W_latent < 1e-9 and abs(t.slack) < 1e-9 * t.W_data, f"not tight at the Monge encoder: {t}"
 
 
 def monge_setup(n: int, p: float = 2.0, seed: int = 0) -> MongeSetup:
@@ -272,12 +358,45 @@ def monge_setup(n: int, p: float = 2.0, seed: int = 0) -> MongeSetup:
     return MongeSetup(G, gamma, x, z, p, min_min_terms(x, monge_encoder(x, z, G, p), z, G, gamma, p))
 
 
-def check_monge(s: MongeSetup) -> None:
-    t = s.terms
-    assert t["W_latent"] < 1e-9 and abs(t["slack"]) < 1e-9 * t["W_data"], f"not tight at the Monge encoder: {t}"
+@dataclass(frozen=True)
+class FitRow:
+    """An MLP encoder regressed onto the Monge encoder for ``steps`` steps: its L^p distance to it,
+    the objective J(Q), W_p(P_X, P_G) and the upper bound W_p + 2γ·error."""
+    steps: int
+    lp_error: float
+    J: float
+    W: float
+    upper: float
 
 
-def sufficiency_table(s: MongeSetup, fit_steps, seed: int = 0) -> pd.DataFrame:
+@dataclass
+class Sufficiency:
+    rows: list[FitRow]
+
+    @property
+    def W(self) -> float:
+        return self.rows[0].W
+
+    @property
+    def lp_error(self) -> np.ndarray:
+        return np.array([r.lp_error for r in self.rows])
+
+    @property
+    def J(self) -> np.ndarray:
+        return np.array([r.J for r in self.rows])
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return _frame(self.rows, {"steps": "fit steps", "lp_error": "L^p error", "J": "J(Q)", "W": "W_p(P_X,P_G)",
+                                  "upper": "upper bound"})
+
+    def check(self) -> None:
+        """J(Q) stays within [W_p, W_p + 2γ·error] and approaches W_p."""
+        assert all(self.W - 1e-9 <= r.J <= r.upper + 1e-9 for r in self.rows), "J(Q) outside [W_p, W_p + 2γ error]"
+        assert self.J[-1] - self.W < 0.25 * (self.J[0] - self.W), "objective did not approach W_p"
+
+
+def sufficiency_table(s: MongeSetup, fit_steps, seed: int = 0) -> Sufficiency:
     """MLP encoders regressed onto the Monge encoder for more and more steps: the objective J(Q)
     stays within [W_p, W_p + 2γ·(L^p error)] and approaches W_p."""
     target = monge_encoder(s.x, s.z, s.G, s.p)
@@ -287,18 +406,39 @@ def sufficiency_table(s: MongeSetup, fit_steps, seed: int = 0) -> pd.DataFrame:
         codes = fit_encoder(s.x, target, steps, seed=seed)(s.x).detach()
         err = ((torch.linalg.vector_norm(codes - target, dim=1) ** s.p).mean() ** (1 / s.p)).item()
         t = min_min_terms(s.x, codes, s.z, s.G, s.gamma, s.p)
-        rows.append({"fit steps": steps, "L^p error": err, "J(Q)": t["rhs"], "W_p(P_X,P_G)": W,
-                     "upper bound": W + 2 * s.gamma * err})
-    return pd.DataFrame(rows)
+        rows.append(FitRow(steps, err, t.rhs, W, W + 2 * s.gamma * err))
+    return Sufficiency(rows)
 
 
-def check_sufficiency(table: pd.DataFrame) -> None:
-    W = table["W_p(P_X,P_G)"].iloc[0]
-    assert (table["J(Q)"] >= W - 1e-9).all() and (table["J(Q)"] <= table["upper bound"] + 1e-9).all()
-    assert table["J(Q)"].iloc[-1] - W < 0.25 * (table["J(Q)"].iloc[0] - W), "objective did not approach W_p"
+@dataclass(frozen=True)
+class TradeoffRow:
+    """An encoder trained on rec^{1/p} + β W_p(Q_Z, P_Z) (G fixed), at β = ``beta_over_gamma``·γ."""
+    beta_over_gamma: float
+    rec: float
+    W_latent: float
+    objective: float
+    W_data: float
+    bound: float
 
 
-def tradeoff_table(n: int, steps: int, p: float = 2.0, seed: int = 0) -> tuple[pd.DataFrame, float, float]:
+@dataclass
+class Tradeoff:
+    rows: list[TradeoffRow]
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return _frame(self.rows, {"beta_over_gamma": "beta / gamma", "rec": "rec^(1/p)", "W_latent": "W_p(Q_Z,P_Z)",
+                                  "objective": "objective rec + beta W", "W_data": "W_p(P_X,P_G)",
+                                  "bound": "bound with gamma"})
+
+    def check(self) -> None:
+        W = self.rows[0].W_data
+        assert all(r.bound >= W - 1e-9 for r in self.rows), "the gamma-weighted bound failed for a trained encoder"
+        assert self.rows[0].objective < W, "beta=0 should undercut W_p: it ignores the latent term"
+        assert self.rows[-1].W_latent < self.rows[0].W_latent, "larger beta should match the prior better"
+
+
+def tradeoff_table(n: int, steps: int, p: float = 2.0, seed: int = 0) -> tuple[Tradeoff, float, float]:
     """Encoders trained on rec^{1/p} + β W_p(Q_Z, P_Z) for β from 0 to 4γ, G fixed.
     Returns (table, γ by spectral norms, the empirical Lipschitz lower bound)."""
     g = _gen(seed, 4)
@@ -310,20 +450,37 @@ def tradeoff_table(n: int, steps: int, p: float = 2.0, seed: int = 0) -> tuple[p
     for beta in (0.0, 0.25 * gamma, gamma, 4 * gamma):
         codes = train_encoder_min_min(x, z_prior, G, beta, steps, p=p, seed=seed)
         t = min_min_terms(x, codes, z_prior, G, gamma, p)
-        rows.append({"beta / gamma": beta / gamma, "rec^(1/p)": t["rec"], "W_p(Q_Z,P_Z)": t["W_latent"],
-                     "objective rec + beta W": t["rec"] + beta * t["W_latent"], "W_p(P_X,P_G)": t["W_data"],
-                     "bound with gamma": t["rhs"]})
-    return pd.DataFrame(rows), gamma, empirical_lipschitz(G, z_prior)
+        rows.append(TradeoffRow(beta / gamma, t.rec, t.W_latent, t.rec + beta * t.W_latent, t.W_data, t.rhs))
+    return Tradeoff(rows), gamma, empirical_lipschitz(G, z_prior)
 
 
-def check_tradeoff(table: pd.DataFrame) -> None:
-    W = table["W_p(P_X,P_G)"].iloc[0]
-    assert (table["bound with gamma"] >= W - 1e-9).all(), "the gamma-weighted bound failed for a trained encoder"
-    assert table["objective rec + beta W"].iloc[0] < W, "beta=0 should undercut W_p: it ignores the latent term"
-    assert table["W_p(Q_Z,P_Z)"].iloc[-1] < table["W_p(Q_Z,P_Z)"].iloc[0], "larger beta should match the prior better"
+@dataclass(frozen=True)
+class NecessityRow:
+    """The prior moved away from Q_Z by ``perturbation``·ξ: both Wasserstein distances and the lower
+    bound W_p(Q_Z, P_Z)/Lip(G⁻¹) on the data side."""
+    perturbation: float
+    W_latent: float
+    W_data: float
+    lower: float
 
 
-def necessity_table(n: int, p: float = 2.0, seed: int = 0) -> pd.DataFrame:
+@dataclass
+class Necessity:
+    rows: list[NecessityRow]
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return _frame(self.rows, {"W_latent": "W_p(Q_Z,P_Z)", "W_data": "W_p(P_X,P_G)", "lower": "lower bound"})
+
+    def check(self) -> None:
+        """(i) matching latents give P_G = P_X; (ii) any latent mismatch moves P_G, at least by the bound."""
+        first, rest = self.rows[0], self.rows[1:]
+        assert first.W_data < 1e-9, "(i) failed: matching latents but P_G != P_X"
+        assert all(r.W_data >= r.lower - 1e-12 for r in rest), "W_p(P_X,P_G) below W_p(Q_Z,P_Z)/Lip(G^-1)"
+        assert all(r.W_data > 0 for r in rest), "(ii) failed: latent mismatch but P_G == P_X"
+
+
+def necessity_table(n: int, p: float = 2.0, seed: int = 0) -> Necessity:
     """Perfect reconstruction through an invertible leaky-ReLU G; the prior moved away from Q_Z by
     t·ξ: W_p(P_X, P_G) is 0 at t = 0 and at least W_p(Q_Z, P_Z)/Lip(G⁻¹) after."""
     g = _gen(seed, 5)
@@ -338,41 +495,96 @@ def necessity_table(n: int, p: float = 2.0, seed: int = 0) -> pd.DataFrame:
     for t in (0.0, 0.01, 0.03, 0.1, 0.3, 1.0):
         p_z = q_z + t * xi                    # the prior
         w_lat = wasserstein_p(q_z, p_z, p=p).item()
-        rows.append({"perturbation": t, "W_p(Q_Z,P_Z)": w_lat, "W_p(P_X,P_G)": wasserstein_p(x, G(p_z).detach(), p=p).item(),
-                     "lower bound": w_lat / lip_inv})
-    return pd.DataFrame(rows)
-
-
-def check_necessity(table: pd.DataFrame) -> None:
-    assert table["W_p(P_X,P_G)"].iloc[0] < 1e-9, "(i) failed: matching latents but P_G != P_X"
-    assert (table["W_p(P_X,P_G)"].iloc[1:] >= table["lower bound"].iloc[1:] - 1e-12).all()
-    assert (table["W_p(P_X,P_G)"].iloc[1:] > 0).all(), "(ii) failed: latent mismatch but P_G == P_X"
+        rows.append(NecessityRow(t, w_lat, wasserstein_p(x, G(p_z).detach(), p=p).item(), w_lat / lip_inv))
+    return Necessity(rows)
 
 
 SPHERE_GRID = ((2, 3, 5, 10, 16, 64), (0.25, 0.5, 1.0, 1.2))     # (d, δ) of the repulsion study
 
 
-def sphere_table(mc: int) -> pd.DataFrame:
-    """P(‖z − z′‖ > δ) on S^{d−1}: exact law, Monte Carlo with its standard error, the paper's
-    bound and our Chebyshev bound, over :data:`SPHERE_GRID`."""
+LOW_D = 3     # the paper states its bound for the "high-dimensional regime": failing only below d = 3 is allowed
+
+
+@dataclass(frozen=True)
+class SphereRow:
+    """P(‖z − z′‖ > δ) on S^{d−1}: the exact law, a Monte Carlo estimate with its standard error,
+    the paper's bound and our Chebyshev bound."""
+    d: int
+    delta: float
+    exact: float
+    monte_carlo: float
+    mc_se: float
+    paper_bound: float
+    chebyshev: float
+
+
+SPHERE_COLUMNS = {"monte_carlo": "Monte Carlo", "mc_se": "MC s.e.", "paper_bound": "paper bound",
+                  "chebyshev": "Chebyshev bound"}
+
+
+@dataclass
+class SphereStudy:
+    rows: list[SphereRow]
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(r) for r in self.rows]).rename(columns=SPHERE_COLUMNS)
+
+    def check(self) -> None:
+        """The exact law agrees with Monte Carlo (5 s.e.) and our Chebyshev bound holds everywhere."""
+        assert all(abs(r.monte_carlo - r.exact) <= 5 * r.mc_se + 1e-4 for r in self.rows), "exact law disagrees with MC"
+        assert all(r.chebyshev <= r.exact + 1e-12 for r in self.rows), "our Chebyshev bound failed"
+
+    def violations(self) -> list[SphereRow]:
+        """Where the paper's bound fails (the exact probability below it)."""
+        return [r for r in self.rows if r.paper_bound > r.exact]
+
+    def fails_only_in_low_dimensions(self) -> bool:
+        """The chapter's and claim 9's rule: the paper's bound fails, if anywhere, only below d = LOW_D."""
+        return all(r.d < LOW_D for r in self.violations())
+
+    def at(self, d: int, delta: float) -> SphereRow:
+        return next(r for r in self.rows if (r.d, r.delta) == (d, delta))
+
+
+def sphere_table(mc: int) -> SphereStudy:
+    """The repulsion study over :data:`SPHERE_GRID`: per (d, δ) the exact law, Monte Carlo, the
+    paper's bound and ours."""
     rows = []
     for d in SPHERE_GRID[0]:
         for delta in SPHERE_GRID[1]:
             est, se = sphere_far_monte_carlo(d, delta, mc, seed=d)
-            rows.append({"d": d, "delta": delta, "exact": sphere_far_exact(d, delta), "Monte Carlo": est,
-                         "MC s.e.": se, "paper bound": sphere_bound_paper(d, delta),
-                         "Chebyshev bound": sphere_bound_chebyshev(d, delta)})
-    return pd.DataFrame(rows)
+            rows.append(SphereRow(d, delta, sphere_far_exact(d, delta), est, se, sphere_bound_paper(d, delta),
+                                  sphere_bound_chebyshev(d, delta)))
+    return SphereStudy(rows)
 
 
-def check_sphere(table: pd.DataFrame) -> pd.DataFrame:
-    """Checks the exact law and our bound; returns the rows where the paper's bound fails."""
-    assert (abs(table["Monte Carlo"] - table["exact"]) <= 5 * table["MC s.e."] + 1e-4).all(), "exact law disagrees with MC"
-    assert (table["Chebyshev bound"] <= table["exact"] + 1e-12).all(), "our Chebyshev bound failed"
-    return table[table["paper bound"] > table["exact"]]
+@dataclass(frozen=True)
+class NatRow:
+    """NAT against exact OT in d dimensions, and rounded Sinkhorn at ε = 1e-3 beside them."""
+    d: int
+    nat: NatCheck
+    rounded_sinkhorn: float
 
 
-def nat_table(n: int, seed: int = 0, dims=(3, 10)) -> pd.DataFrame:
+@dataclass
+class NatStudy:
+    rows: list[NatRow]
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([{"d": r.d, **asdict(r.nat), "rounded Sinkhorn, eps=1e-3": r.rounded_sinkhorn}
+                             for r in self.rows])
+
+    def check(self) -> None:
+        """OT's plan is NAT's permutation, the costs agree, and rounded Sinkhorn is within 1e-2 above."""
+        for r in self.rows:
+            assert r.nat.plan_is_permutation and r.nat.same_permutation, r
+            assert abs(r.nat.ot_cost - r.nat.from_trace) < 1e-10, r
+            assert 0 <= r.rounded_sinkhorn - r.nat.ot_cost < 1e-2, r
+
+
+def nat_table(n: int, seed: int = 0, dims=(3, 10)) -> NatStudy:
     """NAT as ε = 0 SAE on the sphere: exact OT equals 2 − 2/n·max Tr(RZFᵀ) with the same
     permutation; and Sinkhorn at ε = 1e-3, its plan rounded onto U(a, b), is within 1e-2 above it."""
     g, rows = _gen(seed, 6), []
@@ -382,28 +594,19 @@ def nat_table(n: int, seed: int = 0, dims=(3, 10)) -> pd.DataFrame:
         nat = nat_check(codes, prior)
         C = cost_matrix(codes, prior)
         r = sinkhorn(C, eps=1e-3, max_iter=5000)
-        rows.append({"d": d, **nat, "rounded Sinkhorn, eps=1e-3": (round_plan(r.plan, r.a, r.b) * C).sum().item()})
-    return pd.DataFrame(rows)
+        rows.append(NatRow(d, nat, (round_plan(r.plan, r.a, r.b) * C).sum().item()))
+    return NatStudy(rows)
 
 
-def check_nat(table: pd.DataFrame) -> None:
-    assert table["plan_is_permutation"].all() and table["same_permutation"].all(), table
-    assert (abs(table["ot_cost"] - table["from_trace"]) < 1e-10).all(), table
-    gap = table["rounded Sinkhorn, eps=1e-3"] - table["ot_cost"]
-    assert ((gap >= 0) & (gap < 1e-2)).all(), gap
-
-
-def entropic_limits(s: MongeSetup, n_eps: int) -> dict:
+def entropic_limits(s: MongeSetup, n_eps: int) -> Limits:
     """Debiased divergences between P_X and P_G of the Monge setup across ε, with the allowance for
     solves that stopped short of their tolerance (marginal error × the largest cost)."""
     y = s.G(s.z).detach()
     lim = mmd_limit(s.x, y, n_eps, rel_range=(1e-2, 1e4))
-    lim["allowance"] = 10 * lim["max_marginal_error"] * cost_matrix(s.x, y).max().item()
-    lim["n"] = len(s.x)
-    return lim
+    return replace(lim, allowance=10 * lim.max_marginal_error * cost_matrix(s.x, y).max().item(), n=len(s.x))
 
 
-def check_entropic_limits(lim: dict) -> None:
-    dev = np.abs(lim["regularized"] - lim["exact"])
-    assert np.all(dev <= lim["eps"] * np.log(lim["n"]) + lim["allowance"]), "regularised divergence outside W_c ± eps log n"
-    assert abs(lim["regularized"][-1] - lim["half_mmd"]) < 1e-2 * abs(lim["half_mmd"]), "no MMD limit"
+def check_entropic_limits(lim: Limits) -> None:
+    dev = np.abs(lim.regularized - lim.exact)
+    assert np.all(dev <= lim.eps * np.log(lim.n) + lim.allowance), "regularised divergence outside W_c ± eps log n"
+    assert abs(lim.regularized[-1] - lim.half_mmd) < 1e-2 * abs(lim.half_mmd), "no MMD limit"
