@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 import sys
 import time
 
@@ -15,7 +16,7 @@ from .engine.store import get_or_train, is_complete, list_runs, remove_stale, ru
 from .engine.sweeps import MANIFEST, SWEEPS, configs
 from .engine.train import TrainingError
 from .utils import git_sha, machine, require_clean_for_stored, write_json
-from .studies.fid_protocol import real_floor
+from .studies.fid_protocol import StoredFloor, real_floor
 from .studies.launch import LAUNCHERS, LaunchError, SlurmOptions, status, sweep
 
 EPILOG = f"""models:   {', '.join(MODELS)}
@@ -130,11 +131,12 @@ def _floor(args, argv) -> int:
     t0, commit = time.time(), git_sha()
     require_clean_for_stored(args.out, commit)
     rows = real_floor(args.dataset)
-    write_json(args.out, {"rows": rows, "command": "python -m sae " + " ".join(sys.argv[1:] if argv is None else argv),
-                          "commit": commit, "machine": machine(), "seconds": round(time.time() - t0, 1)})
+    record = StoredFloor(rows, "python -m sae " + " ".join(sys.argv[1:] if argv is None else argv), commit, machine(),
+                         round(time.time() - t0, 1))
+    write_json(args.out, asdict(record))
     for r in rows:
-        print(f"{r['against the test digits']}: FID {r['fid']:.2f} ± {r['fid_se']:.2f}, precision {r['precision']:.3f}, "
-              f"recall {r['recall']:.3f}", file=sys.stderr)
+        print(f"{r.against}: FID {r.fid:.2f} ± {r.fid_se:.2f}, precision {r.precision:.3f}, recall {r.recall:.3f}",
+              file=sys.stderr)
     print(args.out)
     return 0
 

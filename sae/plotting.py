@@ -254,13 +254,13 @@ def metric_bars(summary, label_col: str, title: str):
 def fid_against_epochs(curves, title: str):
     """FID (mean over seeds, bar: their spread) against epochs, one line per row; a panel per prior."""
     with style():
-        priors = list(dict.fromkeys(curves["prior"]))
+        priors = list(dict.fromkeys(curves.prior))
         fig, axes = plt.subplots(1, len(priors), figsize=(WIDTH, 2.8), sharey=True, squeeze=False)
         for ax, prior in zip(axes[0], priors):
-            sub = curves[curves["prior"] == prior]
-            for label, g in sub.groupby("label", sort=False):
-                m = g.groupby("epoch")["fid"].agg(["mean", "std"]).fillna(0.0)
-                ax.errorbar(m.index, m["mean"], yerr=m["std"], marker="o", ms=3, capsize=2, label=label)
+            for label, g in curves[curves.prior == prior].groupby("label", sort=False):
+                by_epoch = g.groupby("epoch").fid
+                ax.errorbar(by_epoch.mean().index, by_epoch.mean(), yerr=by_epoch.std().fillna(0.0), marker="o", ms=3,
+                            capsize=2, label=label)
             ax.set(title=f"{prior} prior", xlabel="epoch", yscale="log")
             ax.legend(fontsize=6, ncol=2)
         axes[0][0].set_ylabel("FID (log scale)")
@@ -345,13 +345,13 @@ def crispness(df, summary, title: str = ""):
     with the exact vertices marked."""
     with style():
         fig, ax = plt.subplots(figsize=(WIDTH * 0.7, 2.6))
-        s = df[~df["vertex"]]
-        bins = np.quantile(s["vertexness"], np.linspace(0, 1, 11))
-        idx = np.clip(np.digitize(s["vertexness"], bins[1:-1]), 0, 9)
-        mids = [s["vertexness"][idx == i].mean() for i in range(10)]
-        ax.plot(mids, [s["confidence"][idx == i].mean() for i in range(10)], "o-", label="prior samples (deciles)")
-        v = df[df["vertex"]]
-        ax.plot(v["vertexness"], v["confidence"], "k^", alpha=0.6, label="exact vertices")
+        s = df[~df.vertex]
+        bins = np.quantile(s.vertexness, np.linspace(0, 1, 11))
+        idx = np.clip(np.digitize(s.vertexness, bins[1:-1]), 0, 9)
+        mids = [s.vertexness[idx == i].mean() for i in range(10)]
+        ax.plot(mids, [s.confidence[idx == i].mean() for i in range(10)], "o-", label="prior samples (deciles)")
+        v = df[df.vertex]
+        ax.plot(v.vertexness, v.confidence, "k^", alpha=0.6, label="exact vertices")
         ax.set(xlabel="vertexness of z (largest coordinate)", ylabel="classifier confidence",
                title=title or f"Crispness vs vertexness (Spearman ρ = {summary.spearman_confidence:.2f})")
         ax.legend(loc="lower right")

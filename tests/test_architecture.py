@@ -254,3 +254,23 @@ def test_every_tensor_the_package_creates_takes_its_device_from_its_inputs():
         assert _factories_without_a_device(planted) == [4]
     finally:
         planted.unlink()
+
+
+def _string_subscripts(tree) -> list[int]:
+    """Lines that index with a string literal (``x["fid"]``, or a tuple/list holding one)."""
+    def literal(e):
+        return isinstance(e, ast.Constant) and isinstance(e.value, str)
+
+    return [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Subscript)
+            and (literal(n.slice) or isinstance(n.slice, (ast.Tuple, ast.List)) and any(map(literal, n.slice.elts)))]
+
+
+def test_records_between_layers_are_attributes_not_string_keys():
+    """Above the engine, studies return typed records and the report and plotting read their
+    attributes: string-literal subscripts stay at most 100 (from 563; what is left indexes tables
+    built for display or statistics, environment variables and files other programs write). The
+    rule finds the subscripts it counts."""
+    assert len(_string_subscripts(ast.parse('x["fid"]; y[("sae", "sphere")]; z[0]; w[k]'))) == 2
+    files = sorted((PKG / "studies").glob("*.py")) + [PKG / "report.py", PKG / "plotting.py"]
+    counts = {p.name: len(_string_subscripts(ast.parse(p.read_text()))) for p in files}
+    assert sum(counts.values()) <= 100, f"{sum(counts.values())} string-literal subscripts: {counts}"

@@ -114,11 +114,12 @@ def test_cost_estimate_scales_measured_epochs(tmp_path):
     (folder / rel / "metrics.json").write_text(json.dumps({"provenance": {"wall_seconds_this_process": 133.0,
                                                                           "train_seconds": 33.0}}))
     est = launch.cost_estimate(epochs=100, seeds=5, stored=tmp_path)
-    row = est[(est["sweep"] == "table") & (est["model"] == "sae") & (est["prior"] == "sphere")].iloc[0]
-    assert row["s/epoch"] == 11.0 and row["runs"] == 5 and row["threads"] == 1
-    assert row["h per run"] == pytest.approx((11.0 * 100 + 100.0) / 3600)
-    assert est.iloc[-1]["h, all runs"] == pytest.approx(est["h, all runs"].iloc[:-1].sum())
-    assert "sweep (1 runs" in est.attrs["source"]
+    row = next(r for r in est.rows if (r.sweep, r.model, r.prior) == ("table", "sae", "sphere"))
+    assert row.s_per_epoch == 11.0 and row.runs == 5 and row.threads == 1
+    assert row.h_per_run == pytest.approx((11.0 * 100 + 100.0) / 3600)
+    table = est.table
+    assert table.iloc[-1]["h, all runs"] == pytest.approx(table["h, all runs"].iloc[:-1].sum()) == est.total_hours
+    assert "sweep (1 runs" in est.source
     # resumed with two threads: the run records it, and the estimate keeps the one-thread runs
     rel2 = "runs/sae-sphere-mnist_full-y"
     (folder / rel2).mkdir(parents=True)
@@ -129,9 +130,9 @@ def test_cost_estimate_scales_measured_epochs(tmp_path):
     (folder / rel2 / "metrics.json").write_text(json.dumps({"provenance": {
         "wall_seconds_this_process": 50.0, "train_seconds": 7.0, "machine": {"torch_threads": 2}}}))
     est = launch.cost_estimate(epochs=100, seeds=5, stored=tmp_path)
-    row = est[(est["sweep"] == "table") & (est["model"] == "sae") & (est["prior"] == "sphere")].iloc[0]
-    assert row["s/epoch"] == 11.0 and row["threads"] == 1 and row["runs_measured"] == 1
-    assert "1/2 thread(s) per run" in est.attrs["source"]
+    row = next(r for r in est.rows if (r.sweep, r.model, r.prior) == ("table", "sae", "sphere"))
+    assert row.s_per_epoch == 11.0 and row.threads == 1 and row.runs_measured == 1
+    assert "1/2 thread(s) per run" in est.source
 
 
 def test_stored_cluster_record_is_read_when_present(tmp_path):

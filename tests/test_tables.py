@@ -50,3 +50,12 @@ def test_the_build_says_whether_it_is_the_evidence_or_a_live_check():
     stored = comparison.stored_sweep("table", dataset="mnist_full")
     assert "live check" in comparison.build_role("quick", stored)
     assert "this build is the evidence" in comparison.build_role("paper", stored)
+
+
+def test_the_stored_real_floor_loads_as_typed_rows():
+    from sae.studies import fid_protocol
+
+    floor = fid_protocol.stored_real_floor("mnist_full")
+    assert floor is not None and len(floor.commit) == 40 and floor.command.startswith("python -m sae floor")
+    assert {r.against for r in floor.rows} == {"training digits", "binarised test digits"}
+    assert all(0 < r.precision <= 1 and 0 < r.recall <= 1 and r.fid >= 0 for r in floor.rows)

@@ -170,12 +170,7 @@ class Run:
 
     def samples(self) -> "KeptSamples | None":
         """What the run kept for a reader, or None for a run made before runs kept samples."""
-        if not (self.path / SAMPLES).exists():
-            return None
-        with np.load(self.path / SAMPLES) as z:
-            scale = float(z["scale"])
-            return KeptSamples(z["samples"].astype(np.float32) / scale,
-                               z["interpolations"].astype(np.float32) / scale, z["originals"])
+        return kept_samples(self.path)
 
 
 @dataclass(frozen=True)
@@ -186,6 +181,17 @@ class KeptSamples:
     samples: np.ndarray
     interpolations: np.ndarray
     originals: np.ndarray
+
+
+def kept_samples(path: Path) -> KeptSamples | None:
+    """The samples the run in ``path`` kept (its ``samples.npz``), or None for a run made before
+    runs kept samples: read without loading the run's config, metrics or weights."""
+    if not (Path(path) / SAMPLES).exists():
+        return None
+    with np.load(Path(path) / SAMPLES) as z:
+        scale = float(z["scale"])
+        return KeptSamples(z["samples"].astype(np.float32) / scale, z["interpolations"].astype(np.float32) / scale,
+                           z["originals"])
 
 
 def run_name(cfg: ExperimentConfig) -> str:

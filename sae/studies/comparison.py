@@ -21,7 +21,7 @@ from scipy.stats import kendalltau
 from ..engine.data import load
 from ..engine.metrics import mmd_bandwidth
 from ..engine.profiles import sizes
-from ..engine.store import Run, get_or_train, load_config, load_curve, load_metrics, load_run
+from ..engine.store import Run, get_or_train, kept_samples, load_config, load_curve, load_metrics
 from ..engine.sweeps import MANIFEST, TABLE_ROWS, Manifest, configs, row_name, row_of, seeds, table_config
 from ..engine.train import TrainingError
 from ..models.priors import UniformSphere, make_prior
@@ -493,7 +493,7 @@ def stored_gallery(stored: "StoredSweep", seed: int = 0) -> tuple[dict, dict]:
     samples, paths = {}, {}
     order = {(m, p): i for i, (m, p, _) in enumerate(TABLE_ROWS)}
     for r in sorted((r for r in stored.records if r.seed == seed), key=lambda r: order.get((r.method, r.prior), 99)):
-        kept = load_run(Path(r.path)).samples()
+        kept = kept_samples(r.path)
         if kept is not None:
             samples[_short(r)] = torch.as_tensor(kept.samples[:10])
             paths[_short(r)] = torch.as_tensor(kept.interpolations[0])
@@ -520,19 +520,14 @@ def table_with_intervals(runs: pd.DataFrame, numbers: PaperNumbers | None = None
     interval]' over the seeds, rounded to their noise, beside the paper's UAI FID."""
     paper = (numbers or paper_numbers()).uai_fid()
     order = {(m, p): i for i, (m, p, _) in enumerate(TABLE_ROWS)}
-    runs = runs.assign(_order=[order.get(k, 99) for k in zip(runs["method"], runs["prior"])]).sort_values("_order")
-    out = tables.interval_table(runs, ["method", "prior"], name=row_name)
-    out.insert(2, "paper FID (UAI)", [paper.get(k, math.nan) for k in runs.groupby(["method", "prior"], sort=False).groups])
-    return out
+    runs = runs.assign(_order=[order.get((r.method, r.prior), 99) for r in runs.itertuples()]).sort_values("_order")
+    return tables.interval_table(runs, ["method", "prior"], name=row_name, paper=("paper FID (UAI)", paper))
 
 
 def ablation_with_intervals(runs: pd.DataFrame, numbers: PaperNumbers | None = None) -> pd.DataFrame:
     """ICLR Table 1 as a reader sees it: per variant, the metrics with 95% t intervals beside the paper's FID."""
     paper = (numbers or paper_numbers()).ablation_fid()
-    keys = ["solver", "assignment", "beta"]
-    out = tables.interval_table(runs, keys, name=row_name)
-    out.insert(2, "paper FID (ICLR)", [paper.get(k, math.nan) for k in runs.groupby(keys, sort=False).groups])
-    return out
+    return tables.interval_table(runs, ["solver", "assignment", "beta"], name=row_name, paper=("paper FID (ICLR)", paper))
 
 
 def sample_quality(runs: pd.DataFrame) -> pd.DataFrame:

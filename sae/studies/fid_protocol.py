@@ -20,6 +20,7 @@ feature network.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -51,6 +52,24 @@ class _Logits(nn.Module):
         return self.cnn(x)
 
 
+@dataclass(frozen=True)
+class Fid:
+    """What :func:`sae.engine.metrics.fid` returns, typed: the FID, the sample sizes, the bootstrap
+    standard error (with ``n_boot``) and, with ``pr_k``, precision and recall."""
+    fid: float
+    n_real: int
+    n_fake: int
+    se: float = math.nan
+    n_boot: int = 0
+    precision: float = math.nan
+    recall: float = math.nan
+    pr_k: int | None = None
+
+
+def _fid(*args, **kwargs) -> Fid:
+    return Fid(**fid(*args, **kwargs))
+
+
 @dataclass
 class FidProtocolStudy:
     table: pd.DataFrame          # one line per (model, what, layer): fid, se
@@ -61,7 +80,7 @@ class FidProtocolStudy:
 
     def wide(self) -> pd.DataFrame:
         """FID ± se per model (rows) and protocol (columns)."""
-        t = self.table.assign(cell=[f"{f:.3g} ± {s:.2g}" for f, s in zip(self.table["fid"], self.table["se"])])
+        t = self.table.assign(cell=[f"{r.fid:.3g} ± {r.se:.2g}" for r in self.table.itertuples()])
         return t.pivot_table(index=["label", "prior"], columns=["layer", "what"], values="cell", aggfunc="first",
                              sort=False)
 
@@ -90,17 +109,17 @@ def study(profile: str, seed: int = 0, n_boot: int = 30) -> FidProtocolStudy:
     floors = []
     for layer, net in layers.items():
         for name, ref in (("training digits", full.x_train[:len(real)]), ("binarised test digits", binarise(real, 99))):
-            f = fid(net, real, ref, n_boot=n_boot, seed=seed)
-            floors.append({"layer": layer, "against the test digits": name, "fid": f["fid"], "se": f["se"]})
+            f = _fid(net, real, ref, n_boot=n_boot, seed=seed)
+            floors.append({"layer": layer, "against the test digits": name, "fid": f.fid, "se": f.se})
     rows = []
     for row, cfg in runs:
         model = get_or_train(cfg, progress=False).model()
         for what in WHAT:
             fake = _images(model, what, real, torch.Generator().manual_seed(seed + 7))
             for layer, net in layers.items():
-                f = fid(net, real, fake, n_boot=n_boot, seed=seed)
-                rows.append({"label": row.label, "prior": row.prior, "what": what, "layer": layer,
-                             "fid": f["fid"], "se": f["se"]})
+                f = _fid(net, real, fake, n_boot=n_boot, seed=seed)
+                rows.append({"label": row.label, "prior": row.prior, "what": what, "layer": layer, "fid": f.fid,
+                             "se": f.se})
     table = pd.DataFrame(rows)
     cols = table.pivot_table(index=["label", "prior"], columns=["what", "layer"], values="fid", sort=False)
     names = [f"{w} / {lay}" for w, lay in cols.columns]
@@ -112,7 +131,41 @@ def study(profile: str, seed: int = 0, n_boot: int = 30) -> FidProtocolStudy:
 REAL_FLOOR = "real-floor-{dataset}.json"       # stored under results/stored/
 
 
-def real_floor(dataset: str = "mnist_full", n_boot: int = 30, seed: int = 0) -> list[dict]:
+@dataclass(frozen=True)
+class FloorRow:
+    """Real digits against the test digits (``against``: which real digits), in the verdicts'
+    features: FID ± se, precision and recall, the sample sizes and the feature network."""
+    against: str
+    fid: float
+    fid_se: float
+    precision: float
+    recall: float
+    pr_k: int
+    n_real: int
+    n_fake: int
+    network: str
+    network_test_accuracy: float
+
+
+@dataclass(frozen=True)
+class StoredFloor:
+    """``python -m sae floor``'s stored record: its rows, command, commit, machine and seconds."""
+    rows: list[FloorRow]
+    command: str
+    commit: str
+    machine: dict
+    seconds: float
+
+    @classmethod
+    def from_json(cls, d: dict) -> "StoredFloor":
+        d = dict(d)
+        # written before the rows were typed, the first field was named for a reader
+        rows = [FloorRow(**{("against" if k == "against the test digits" else k): v for k, v in r.items()})
+                for r in d.pop("rows")]
+        return cls(rows, **d)
+
+
+def real_floor(dataset: str = "mnist_full", n_boot: int = 30, seed: int = 0) -> list[FloorRow]:
     """What real digits score against the test digits, in the verdicts' features (the 128-unit
     layer of the DigitCNN trained on ``dataset``): FID ± se and precision and recall (k =
     :data:`sae.engine.metrics.PR_K`) of as many training digits as test digits, and of the test
@@ -123,14 +176,13 @@ def real_floor(dataset: str = "mnist_full", n_boot: int = 30, seed: int = 0) -> 
     real = data.x_test
     out = []
     for name, ref in (("training digits", data.x_train[:len(real)]), ("binarised test digits", binarise(real, 99))):
-        f = fid(net, real, ref, n_boot=n_boot, seed=seed, pr_k=PR_K)
-        out.append({"against the test digits": name, "fid": f["fid"], "fid_se": f["se"], "precision": f["precision"],
-                    "recall": f["recall"], "pr_k": f["pr_k"], "n_real": f["n_real"], "n_fake": f["n_fake"],
-                    "network": info["network"], "network_test_accuracy": info["test_accuracy"]})
+        f = _fid(net, real, ref, n_boot=n_boot, seed=seed, pr_k=PR_K)
+        out.append(FloorRow(name, f.fid, f.se, f.precision, f.recall, f.pr_k, f.n_real, f.n_fake, info["network"],
+                            info["test_accuracy"]))
     return out
 
 
-def stored_real_floor(dataset: str = "mnist_full", stored: Path | None = None) -> dict | None:
+def stored_real_floor(dataset: str = "mnist_full", stored: Path | None = None) -> StoredFloor | None:
     """The stored :func:`real_floor` record (rows and provenance), or None when none is stored."""
     path = (Path(stored) if stored is not None else repo_root() / "results" / "stored") / REAL_FLOOR.format(dataset=dataset)
-    return json.loads(path.read_text()) if path.exists() else None
+    return StoredFloor.from_json(json.loads(path.read_text())) if path.exists() else None

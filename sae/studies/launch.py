@@ -16,6 +16,7 @@ output, so it needs no accounting database.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ from dataclasses import asdict, dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -33,9 +35,9 @@ from ..engine.profiles import sizes
 from ..engine.runlock import RunLock
 from ..engine.store import (CHECKPOINT_REMOVED, UNREADABLE, Machine, epochs_done, get_or_train, is_complete,
                             keep_half_weights, run_dir)
-from ..engine.sweeps import MANIFEST, Manifest, configs
+from ..engine.sweeps import MANIFEST, Manifest, configs, table_config
 from ..utils import git_sha, machine, repo_root, require_clean_for_stored, write_json
-from .comparison import frame, load_sweep, threads_label
+from .comparison import load_sweep, threads_label
 
 LAUNCHERS = ("local", "slurm")
 JOBS = "jobs.json"
@@ -239,16 +241,10 @@ def _executor(out: Path, name: str, opt: SlurmOptions):
     import submitit          # needed for --launcher slurm only (pip install submitit)
 
     ex = submitit.SlurmExecutor(folder=_job_folder(out) / "%j", max_num_timeout=20)
-    params = {"job_name": f"sae-{name}", "time": opt.time_min, "cpus_per_task": opt.cpus, "ntasks_per_node": 1,
-              "array_parallelism": opt.concurrent,
-              "setup": [f"export OMP_NUM_THREADS={opt.cpus}"]}
-    if opt.partition:
-        params["partition"] = opt.partition
-    if opt.gpus:
-        params["gpus_per_node"] = opt.gpus
-    if opt.mem_gb:
-        params["mem"] = f"{opt.mem_gb}GB"
-    ex.update_parameters(**params)
+    optional = {"partition": opt.partition, "gpus_per_node": opt.gpus, "mem": opt.mem_gb and f"{opt.mem_gb}GB"}
+    ex.update_parameters(job_name=f"sae-{name}", time=opt.time_min, cpus_per_task=opt.cpus, ntasks_per_node=1,
+                         array_parallelism=opt.concurrent, setup=[f"export OMP_NUM_THREADS={opt.cpus}"],
+                         **{k: v for k, v in optional.items() if v})
     return ex
 
 
@@ -272,20 +268,19 @@ def submit_slurm(name: str, profile: str, seed_list, out, overrides: list[str], 
     manifest = _start_manifest(out, name, profile, seed_list, overrides, command, commit, cfgs, "slurm", opt,
                                extra_seeds)
     jobs = _read_jobs(out)
-    live = _queue([j["job_id"] for j in jobs.values()])
+    live = _queue([j.job_id for j in jobs.values()])
     todo = [c for c in cfgs if not is_complete(run_dir(c, out))
-            and jobs.get(_rel(c, out), {}).get("job_id") not in live]
+            and getattr(jobs.get(_rel(c, out)), "job_id", None) not in live]
     t0 = time.time()
     if todo:
         ex = _executor(out, name, opt)
         submitted = ex.map_array(TrainJob(), [to_dict(c) for c in todo], [str(out)] * len(todo),
                                  [keep_checkpoints] * len(todo))
         for c, job in zip(todo, submitted):
-            jobs[_rel(c, out)] = {"job_id": str(job.job_id), "submitted": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                  "commit": commit}
-        write_json(out / JOBS, jobs)
+            jobs[_rel(c, out)] = Job(str(job.job_id), time.strftime("%Y-%m-%dT%H:%M:%S"), commit)
+        write_json(out / JOBS, {rel: asdict(j) for rel, j in jobs.items()})
     if wait:
-        while _queue([j["job_id"] for j in jobs.values()]):
+        while _queue([j.job_id for j in jobs.values()]):
             time.sleep(poll_s)
         manifest.duration_s = round(manifest.duration_s + time.time() - t0, 1)
     return _finish_manifest(out, manifest)
@@ -295,8 +290,16 @@ def _rel(cfg, out: Path) -> str:
     return str(run_dir(cfg, out).relative_to(out))
 
 
-def _read_jobs(out: Path) -> dict:
-    return json.loads((out / JOBS).read_text()) if (out / JOBS).exists() else {}
+@dataclass(frozen=True)
+class Job:
+    """A SLURM job that trains one run of a sweep (``jobs.json`` maps run folders to these)."""
+    job_id: str
+    submitted: str = ""
+    commit: str = ""
+
+
+def _read_jobs(out: Path) -> dict[str, Job]:
+    return {rel: Job(**j) for rel, j in json.loads((out / JOBS).read_text()).items()} if (out / JOBS).exists() else {}
 
 
 def _start_manifest(out, name, profile, seed_list, overrides, command, commit, cfgs, launcher, opt,
@@ -343,10 +346,10 @@ def status(out, tail_lines: int = 8) -> list[RunStatus]:
         raise FileNotFoundError(f"{out} holds no sweep (no manifest.json); start one with `python -m sae sweep`")
     manifest = Manifest.read(out)
     jobs = _read_jobs(out)
-    live = _queue([j["job_id"] for j in jobs.values()]) if jobs and shutil.which("squeue") else {}
+    live = _queue([j.job_id for j in jobs.values()]) if jobs and shutil.which("squeue") else {}
     rows = []
     for rel in manifest.runs:
-        job = jobs.get(rel, {}).get("job_id")
+        job = getattr(jobs.get(rel), "job_id", None)
         unreadable = (out / rel / "checkpoint.pt").exists() and epochs_done(out / rel) is None
         if is_complete(out / rel):
             rows.append(RunStatus(rel, "complete", job))
@@ -406,19 +409,59 @@ def cluster_commands(profile: str, out: str, seeds: list[int] | None = None) -> 
     ])
 
 
-def cost_estimate(epochs: int | None = None, seeds: int | None = None, stored: Path | None = None) -> pd.DataFrame | None:
+@dataclass(frozen=True)
+class Cost:
+    """One (sweep, model, prior) of the paper profile: how many runs it needs, how many runs measured
+    its speed and at how many torch threads, the median seconds per epoch and outside the epochs
+    (evaluation, FID), and the estimated hours per run and for all its runs (NaN: not measured)."""
+    sweep: str
+    model: str
+    prior: str
+    runs: int
+    runs_measured: int | None
+    threads: int | None
+    s_per_epoch: float
+    s_outside: float
+    h_per_run: float
+    h_all: float
+
+
+@dataclass
+class CostEstimate:
+    rows: list[Cost]
+    source: str                  # which stored sweeps were measured, and the scaling
+
+    @property
+    def total_hours(self) -> float:
+        return float(np.nansum([r.h_all for r in self.rows]))
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One line per row and a total, named for a reader."""
+        total = {"sweep": "all", "model": "", "prior": "", "runs": sum(r.runs for r in self.rows),
+                 "h_per_run": float(np.nanmax([r.h_per_run for r in self.rows])), "h_all": self.total_hours}
+        out = pd.DataFrame([asdict(r) for r in self.rows] + [total]).rename(columns={
+            "s_per_epoch": "s/epoch", "s_outside": "s outside epochs", "h_per_run": "h per run",
+            "h_all": "h, all runs"})
+        return out.astype({"runs_measured": "Int64", "threads": "Int64"})
+
+
+def cost_estimate(epochs: int | None = None, seeds: int | None = None,
+                  stored: Path | None = None) -> CostEstimate | None:
     """CPU time of the ``paper`` profile's sweeps, scaled from the measured seconds per epoch of the
     stored full-MNIST sweeps (median over each model's runs); None when none is stored.
 
-    One line per (sweep, model, prior) and a total: runs, measured seconds per epoch (and outside
-    the epochs: evaluation, FID), estimated hours per run and for all its runs at ``epochs`` ×
-    ``seeds`` (default: the paper profile's). A model is measured wherever it was run, from its
-    runs with the fewest torch threads (each run records its own; a sweep resumed with another
-    thread count holds both), and the ``threads`` column says how many that was.
+    One :class:`Cost` per (sweep, model, prior): runs, measured seconds per epoch (and outside the
+    epochs), estimated hours per run and for all its runs at ``epochs`` × ``seeds`` (default: the
+    paper profile's). A model is measured wherever it was run, from its runs with the fewest torch
+    threads (each run records its own; a sweep resumed with another thread count holds both), and
+    ``threads`` says how many that was.
     """
-    epochs = epochs or sizes("experiment", "paper")["train"]["epochs"]
-    seeds = seeds or len(sizes("comparison", "paper").seeds)
-    measured, sources = [], []
+    paper_seeds = sizes("comparison", "paper").seeds
+    epochs = epochs or table_config("paper", "sae", "sphere", 0).train.epochs
+    seeds = seeds or len(paper_seeds)
+    measured: dict[tuple[str, str], list] = {}
+    sources = []
     stored = Path(stored) if stored is not None else repo_root() / "results" / "stored"
     for man in sorted(stored.glob(f"*/{MANIFEST}")):
         manifest, records = load_sweep(man.parent)
@@ -427,31 +470,28 @@ def cost_estimate(epochs: int | None = None, seeds: int | None = None, stored: P
                 if r.dataset == "mnist_full"]
         if not runs:
             continue
-        measured.append(frame(runs))
+        for r in runs:
+            measured.setdefault((r.method, r.prior), []).append(r)
         sources.append(f"{man.parent.name} ({len(runs)} runs, {manifest.machine.cpu_count} CPUs, "
                        f"{threads_label(r.threads for r in runs)} thread(s) per run, commit {manifest.commit[:10]})")
     if not measured:
         return None
-    measured = (pd.concat(measured, ignore_index=True)
-                .rename(columns={"method": "model", "s_per_epoch": "s/epoch", "s_outside_epochs": "s outside epochs"}))
-    fewest = measured.groupby(["model", "prior"])["threads"].transform("min")
-    per = (measured[measured["threads"] == fewest].groupby(["model", "prior"], sort=False)
-           .agg(threads=("threads", "first"), runs_measured=("s/epoch", "size"),
-                **{"s/epoch": ("s/epoch", "median"), "s outside epochs": ("s outside epochs", "median")})
-           .reset_index())
-    need = plan("paper").groupby(["sweep", "model", "prior"], sort=False).size().rename("runs").reset_index()
-    need["runs"] = need["runs"] * seeds // len(sizes("comparison", "paper").seeds)
-    out = need.merge(per, on=["model", "prior"], how="left")      # a model costs the same in either sweep
-    out["runs_measured"] = out["runs_measured"].astype("Int64")
-    out["threads"] = out["threads"].astype("Int64")
-    out["h per run"] = (out["s/epoch"] * epochs + out["s outside epochs"]) / 3600
-    out["h, all runs"] = out["h per run"] * out["runs"]
-    total = pd.DataFrame([{"sweep": "all", "model": "", "prior": "", "runs": out["runs"].sum(),
-                           "h per run": out["h per run"].max(), "h, all runs": out["h, all runs"].sum()}])
-    out = pd.concat([out, total], ignore_index=True)
-    out.attrs["source"] = (f"measured in {'; '.join(sources)}; scaled to {epochs} epochs x {seeds} seeds "
-                           f"(rows with no measurement are left blank)")
-    return out
+    need: dict[tuple[str, str, str], int] = {}
+    for name in ("table", "ablation"):
+        for _, cfg in configs(name, "paper"):
+            need[(name, cfg.model, cfg.prior)] = need.get((name, cfg.model, cfg.prior), 0) + 1
+    rows = []
+    for (sweep, model, prior), n in need.items():
+        n = n * seeds // len(paper_seeds)
+        have = measured.get((model, prior), [])          # a model costs the same in either sweep
+        fewest = min((r.threads for r in have if r.threads is not None), default=None)
+        use = [r for r in have if r.threads == fewest]
+        per_epoch = float(np.median([r.s_per_epoch for r in use])) if use else math.nan
+        outside = float(np.median([r.s_outside_epochs for r in use])) if use else math.nan
+        h = (per_epoch * epochs + outside) / 3600
+        rows.append(Cost(sweep, model, prior, n, len(use) or None, fewest if use else None, per_epoch, outside, h, h * n))
+    return CostEstimate(rows, f"measured in {'; '.join(sources)}; scaled to {epochs} epochs x {seeds} seeds "
+                              "(rows with no measurement are left blank)")
 
 
 CLUSTER_RECORD = "cluster-test-one-node.json"

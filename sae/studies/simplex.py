@@ -202,8 +202,8 @@ def study(profile: str, seed: int = 0) -> SimplexStudy:
         table = vertex_table(z_test, digits.y_test.numpy())
         name = label(dim, alpha) + ("" if eps is None else f", ε = {eps:g}")
         runs[name], models[name], tables[name] = (run, z_test), model, table
-        rows.append({"setting": name, "ε": cfg.sinkhorn.eps, "RE": run.metrics["reconstruction_error"],
-                     "FID": run.metrics["fid"], "latent OT": run.metrics["latent_ot"],
+        rows.append({"setting": name, "ε": cfg.sinkhorn.eps, "RE": run.metrics.reconstruction_error,
+                     "FID": run.metrics.fid, "latent OT": run.metrics.latent_ot,
                      "5-NN accuracy": geometry.knn_accuracy(z_train, digits.y_train, z_test, digits.y_test),
                      "vertex purity": mean_purity(table),
                      "digits with a vertex": len(digits_with_a_vertex(table)),

@@ -42,17 +42,21 @@ def with_interval(m: RowMean) -> str:
 
 
 def interval_table(runs: pd.DataFrame, keys: list[str], name=None,
-                   metrics=("fid", "reconstruction_error", "latent_mmd_x1000")) -> pd.DataFrame:
+                   metrics=("fid", "reconstruction_error", "latent_mmd_x1000"), paper: tuple[str, dict] | None = None
+                   ) -> pd.DataFrame:
     """One line per row of ``runs`` grouped by ``keys``: each metric as 'mean [95% t interval]' over
     the seeds (FID with each run's sampling error folded in), and the number of seeds. ``name``
-    maps a group key to the row's display name (default: the key itself)."""
+    maps a group key to the row's display name (default: the key itself); ``paper``, a (column,
+    {key: value}) pair, puts the paper's value of each row beside the first metric."""
     out = []
     for key, grp in runs.groupby(keys, sort=False):
         key = key[0] if len(keys) == 1 and isinstance(key, tuple) else key
         line = {"row": name(key) if name else " ".join(map(str, key if isinstance(key, tuple) else (key,)))}
-        for k in metrics:
+        for i, k in enumerate(metrics):
             se = grp["fid_se"] if k == "fid" and "fid_se" in grp else None
             line[METRIC_NAMES[k]] = with_interval(row_mean(grp[k], se)) if grp[k].notna().all() else "—"
+            if i == 0 and paper is not None:          # the paper's value beside our first metric
+                line[paper[0]] = paper[1].get(key, math.nan)
         line["seeds"] = len(grp)
         out.append(line)
     return pd.DataFrame(out)
