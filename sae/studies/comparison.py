@@ -97,7 +97,8 @@ def frame(records: list[RunRecord]) -> pd.DataFrame:
         d = asdict(r)
         d.update({f"mmd_bw_{f}": v for f, v in d.pop("mmd_by_bandwidth").items()})
         rows.append(d)
-    return pd.DataFrame(rows, columns=None if rows else [f.name for f in fields(RunRecord)])
+    empty = [f.name for f in fields(RunRecord) if f.name != "mmd_by_bandwidth"]
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=empty)
 
 
 @functools.lru_cache(maxsize=None)

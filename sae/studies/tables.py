@@ -20,7 +20,7 @@ AGREE_P = 0.05
 
 # Reader-facing names of the metrics (one vocabulary for every table of the book).
 METRIC_NAMES = {"fid": "FID", "reconstruction_error": "RE", "latent_mmd_x1000": "MMD×1000",
-                "code_variance": "code variance"}
+                "code_variance": "code variance", "precision": "precision", "recall": "recall"}
 
 
 def decimals(half_width: float) -> int:
