@@ -482,6 +482,14 @@ def claim_details(records: list[Judged]) -> str:
     return "\n".join(blocks)
 
 
+def explain(v: Verdict) -> str:
+    """One verdict as a Markdown paragraph for a chapter: the claim and its verdict first, then
+    what we measured, the paper's number and the rule (a one-row table squeezes the claim's name)."""
+    why = v.why[:1].upper() + v.why[1:]
+    return (f"**Claim {v.claim}, {v.verdict}:** {v.statement} ({v.source}). Measured: {v.ours}. "
+            f"The paper: {v.paper or 'no number'}. {why}{'' if why.endswith('.') else '.'}")
+
+
 def show(verdicts: list[Verdict]):
     """The verdicts as a left-aligned, wrapped table for a chapter: claim, statement, what we
     measured and the verdict (the paper's number and the rule are in :func:`claim_details`)."""

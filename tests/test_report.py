@@ -398,3 +398,11 @@ def test_claim_3_mechanism_needs_shrunk_codes_and_a_worse_fid_for_sample_based_o
     assert report.claim_gaussian_64d(runs(kept, worse), UAI).verdict == report.NOT
     units = {i.unit for i in report.intervals([report.Judged("s", (True, 20, 12), report.claim_gaussian_64d(runs(shrunk, worse), UAI))])}
     assert units == {"mean code variance (the prior's: 1)", "FID difference"}
+
+
+def test_a_chapter_explains_one_verdict_in_a_paragraph():
+    v = report.Verdict(3, "Codes shrink", "UAI Table 1", "CelebA FID 35", "variance 0.19 [0.17, 0.20]", report.NOT,
+                       "rule: both parts hold")
+    text = report.explain(v)
+    assert text.startswith("**Claim 3, not reproduced:** Codes shrink (UAI Table 1).")
+    assert "Measured: variance 0.19 [0.17, 0.20]." in text and text.endswith("Rule: both parts hold.")
