@@ -24,6 +24,7 @@ import sys
 import tarfile
 import time
 import traceback
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -31,8 +32,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sae.engine.sweeps import TABLE_ROWS  # noqa: E402
 from sae.studies import bench  # noqa: E402
-from sae.studies.comparison import TABLE_ROWS  # noqa: E402
 from sae.utils import git_sha, machine, write_json  # noqa: E402
 
 TEST_FILES = ["tests/test_sinkhorn_properties.py", "tests/test_sinkhorn_grad.py", "tests/test_sinkhorn_vs_pot.py",
@@ -77,13 +78,12 @@ def run_bench(sizes: list[int], repeat: int, device: str) -> dict:
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
     result = bench.run_benchmark(sizes, repeat=repeat, device=device, memory=False)
-    result["tf32"] = False
-    return result
+    return {**asdict(result), "tf32": False}
 
 
 def run_epochs(profile: str, device: str) -> dict:
     models = tuple(dict.fromkeys((m, p) for m, p, _ in TABLE_ROWS))
-    return bench.training_epochs(models=models, rounds=1, profile=profile, device=device)
+    return [asdict(r) for r in bench.training_epochs(models=models, rounds=1, profile=profile, device=device)]
 
 
 def run_sweep(out: Path, profile: str, epochs: int, device: str, jobs: int, deadline_s: float) -> dict:
