@@ -497,8 +497,10 @@ def show(verdicts: list[Verdict]):
 
 
 def show_table(table: pd.DataFrame):
-    """A verdict table, left-aligned and wrapped, for a chapter."""
-    return table.style.set_properties(**{"text-align": "left", "white-space": "normal"}).hide(axis="index")
+    """A verdict table, left-aligned and wrapped, for a chapter; the first column's header (the
+    claim's number) keeps its word whole beside long cells."""
+    return (table.style.set_properties(**{"text-align": "left", "white-space": "normal"}).hide(axis="index")
+            .set_table_styles([{"selector": "th.col_heading.col0", "props": "overflow-wrap: normal; min-width: 3.2em"}]))
 
 
 def claim_sinkhorn_encoders(roll: SwissRollStudy, knn: KnnStudy) -> Verdict:
