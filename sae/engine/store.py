@@ -41,7 +41,7 @@ def _current_version(cfg: ExperimentConfig) -> str:
     return current_version(run_keys(cfg))
 
 
-def _known(cls, d: dict) -> dict:
+def known_fields(cls, d: dict) -> dict:
     """The entries of ``d`` that are fields of ``cls`` (a file written by older code may lack some)."""
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in d.items() if k in names}
@@ -59,7 +59,7 @@ class Machine:
 
     @classmethod
     def from_json(cls, d: dict | None) -> "Machine":
-        return cls(**_known(cls, d or {}))
+        return cls(**known_fields(cls, d or {}))
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class Provenance:
     @classmethod
     def from_json(cls, d: dict | None) -> "Provenance":
         d = dict(d or {})
-        return cls(**{**_known(cls, d), "machine": Machine.from_json(d.get("machine"))})
+        return cls(**{**known_fields(cls, d), "machine": Machine.from_json(d.get("machine"))})
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class Metrics:
 
     @classmethod
     def from_json(cls, d: dict) -> "Metrics":
-        known = _known(cls, d)
+        known = known_fields(cls, d)
         extra = {k: v for k, v in d.items() if k not in known}
         return cls(**{**known, "provenance": Provenance.from_json(d.get("provenance")), "extra": extra})
 
@@ -128,7 +128,7 @@ class CurvePoint:
 
     @classmethod
     def from_json(cls, d: dict) -> "CurvePoint":
-        return cls(**_known(cls, d))
+        return cls(**known_fields(cls, d))
 
 
 def load_curve(path: Path) -> list[CurvePoint]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..utils import write_json
 from .config import ExperimentConfig, make_config
 from .profiles import sizes
-from .store import Machine
+from .store import Machine, known_fields
 
 # (method, prior, label): UAI Table 1 rows plus the ICLR Table 2 AE rows.
 TABLE_ROWS = [
@@ -140,8 +140,7 @@ class Manifest:
     @classmethod
     def read(cls, folder: Path) -> "Manifest":
         d = json.loads((Path(folder) / MANIFEST).read_text())
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        return cls(**{**known, "machine": Machine.from_json(d.get("machine"))})
+        return cls(**{**known_fields(cls, d), "machine": Machine.from_json(d.get("machine"))})
 
     def write(self, folder: Path) -> None:
         d = asdict(self)

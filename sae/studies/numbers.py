@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from importlib import resources
 
-
-def _known(cls, d: dict) -> dict:
-    return {k: v for k, v in d.items() if k in {f.name for f in fields(cls)}}
+from ..engine.store import known_fields
 
 
 @dataclass(frozen=True)
@@ -68,6 +66,6 @@ class PaperNumbers:
 def paper_numbers() -> PaperNumbers:
     """The paper's numbers (sae/studies/paper/numbers.json), typed."""
     d = json.loads(resources.files("sae.studies").joinpath("paper/numbers.json").read_text())
-    return PaperNumbers([TableRow(**_known(TableRow, r)) for r in d.pop("uai_table1")],
-                        [TableRow(**_known(TableRow, r)) for r in d.pop("iclr_table2")],
-                        [AblationRow(**_known(AblationRow, r)) for r in d.pop("iclr_table1")], d.pop("_provenance"))
+    return PaperNumbers([TableRow(**known_fields(TableRow, r)) for r in d.pop("uai_table1")],
+                        [TableRow(**known_fields(TableRow, r)) for r in d.pop("iclr_table2")],
+                        [AblationRow(**known_fields(AblationRow, r)) for r in d.pop("iclr_table1")], d.pop("_provenance"))
