@@ -202,8 +202,7 @@ def claim_ordering(runs: pd.DataFrame, uai_rows: list[TableRow], n_perm: int = 1
     paper = np.array([r.mnist_fid for r in uai_rows if r.key in rows])
     ours = np.array([rows[k].mean for k in keys])
     tau = float(kendalltau(ours, paper)[0])
-    g = np.random.default_rng(seed)
-    null = np.array([kendalltau(g.permutation(ours), paper)[0] for _ in range(n_perm)])
+    null = stats.kendall_tau_null(ours, paper, n_perm, np.random.default_rng(seed))
     p = float((1 + (null >= tau).sum()) / (1 + n_perm))
     per_seed = []
     for _, grp in runs.groupby("seed"):

@@ -28,6 +28,7 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -69,20 +70,36 @@ def _kept_code(source: str, rel: str, keys: frozenset[str]) -> str:
     """The statements of one file that a run with ``keys`` executes, printed: its own registered
     entries, every statement that is no entry and that nothing else in the file refers to (the
     file's public functions, its constants, side effects), and whatever those refer to."""
-    stmts = [s for s in _statements(source) if not _imports_itself(s, rel)]
-    entry = [_entry_key(s) for s in stmts]
-    defines = [_defined(s) for s in stmts]
-    refers = [_referred(s) for s in stmts]
-    used_by = [{j for j, r in enumerate(refers) if j != i and names & r} for i, names in enumerate(defines)]
-    kept = {i for i, k in enumerate(entry) if k in keys or (k is None and not used_by[i])}
+    f = _parsed(source, rel)
+    kept = {i for i, k in enumerate(f.entry) if k in keys or (k is None and not f.used_by[i])}
     todo = list(kept)
     while todo:
         j = todo.pop()
-        for i, names in enumerate(defines):
-            if i not in kept and names & refers[j]:
+        for i, names in enumerate(f.defines):
+            if i not in kept and names & f.refers[j]:
                 kept.add(i)
                 todo.append(i)
-    return "\n".join(ast.dump(s) for i, s in enumerate(stmts) if i in kept)
+    return "\n".join(d for i, d in enumerate(f.dumps) if i in kept)
+
+
+@dataclass(frozen=True)
+class _File:
+    """One source file's top-level statements as the keep rule needs them, parsed once per text
+    (a process computes the code version of many key sets from the same files)."""
+    entry: list        # the registered name of each statement, or None
+    defines: list      # the names each statement binds
+    refers: list       # the names each statement reads
+    used_by: list      # the other statements that read what each one binds
+    dumps: list        # each statement's printed syntax tree
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(source: str, rel: str) -> _File:
+    stmts = [s for s in _statements(source) if not _imports_itself(s, rel)]
+    defines = [_defined(s) for s in stmts]
+    refers = [_referred(s) for s in stmts]
+    used_by = [{j for j, r in enumerate(refers) if j != i and names & r} for i, names in enumerate(defines)]
+    return _File([_entry_key(s) for s in stmts], defines, refers, used_by, [ast.dump(s) for s in stmts])
 
 
 def _statements(source: str) -> list[ast.stmt]:
