@@ -21,12 +21,14 @@ DEFAULT = "quick"        # what `make book`, CI and the command line use unless 
 @dataclass(frozen=True)
 class ComparisonSizes:
     """The comparison and ablation tables: which MNIST, the seeds, the ε/L sensitivity grid of SAE
-    (both priors, seed 0) and the batch sizes of the step-time study."""
+    (both priors, seed 0), the batch sizes of the step-time study and the bootstrap resamplings
+    behind each standard error of the FID-protocol study (display only: no verdict uses them)."""
     dataset: str
     seeds: list[int]
     sensitivity_eps: list[float]
     sensitivity_L: list[int]
     step_batches: list[int]
+    protocol_boot: int
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,10 @@ SIZES: dict[str, dict[str, object]] = {
                                                                          "fid_every": 10}},
     },
     "comparison": {
-        "smoke": ComparisonSizes("mnist", [0], [0.1, 10.0], [10], [32, 64]),
-        "quick": ComparisonSizes("mnist", [0, 1], [0.01, 0.1, 1.0, 10.0], [50], [64, 128, 256, 512, 1024]),
+        "smoke": ComparisonSizes("mnist", [0], [0.1, 10.0], [10], [32, 64], 3),
+        "quick": ComparisonSizes("mnist", [0, 1], [0.01, 0.1, 1.0, 10.0], [50], [64, 128, 256, 512, 1024], 15),
         "paper": ComparisonSizes("mnist_full", [0, 1, 2, 3, 4], [0.001, 0.01, 0.1, 1.0, 10.0], [10, 50, 200],
-                                 [64, 128, 256, 512, 1024, 2048]),
+                                 [64, 128, 256, 512, 1024, 2048], 30),
     },
     "solver": {
         "smoke": SolverSizes(40, 6, 200, [128], 2, [10, 50]),

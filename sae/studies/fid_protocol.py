@@ -33,6 +33,7 @@ from ..engine.config import DataConfig
 from ..engine.data import load
 from ..engine.fid import mnist_feature_net
 from ..engine.metrics import PR_K, binarise, fid
+from ..engine.profiles import sizes
 from ..engine.store import get_or_train
 from ..engine.sweeps import configs
 from ..utils import repo_root
@@ -77,6 +78,7 @@ class FidProtocolStudy:
     tau: pd.DataFrame            # Kendall τ between the orderings of every pair of protocols
     n_real: int
     n_fake: int
+    n_boot: int                  # bootstrap resamplings behind each se
 
     def wide(self) -> pd.DataFrame:
         """FID ± se per model (rows) and protocol (columns)."""
@@ -98,8 +100,10 @@ def _images(model, what: str, x_test: torch.Tensor, g: torch.Generator) -> torch
     return means
 
 
-def study(profile: str, seed: int = 0, n_boot: int = 30) -> FidProtocolStudy:
-    """Every protocol for every comparison model of seed ``seed`` (reloaded from the store)."""
+def study(profile: str, seed: int = 0) -> FidProtocolStudy:
+    """Every protocol for every comparison model of seed ``seed`` (reloaded from the store), each
+    FID with a bootstrap standard error over the profile's ``protocol_boot`` resamplings."""
+    n_boot = sizes("comparison", profile).protocol_boot
     runs = configs("table", profile, [seed])
     data_cfg = runs[0][1].data
     digits, full = load(data_cfg), load(replace(data_cfg, n_train=None, n_test=None))
@@ -125,7 +129,7 @@ def study(profile: str, seed: int = 0, n_boot: int = 30) -> FidProtocolStudy:
     names = [f"{w} / {lay}" for w, lay in cols.columns]
     tau = pd.DataFrame([[kendalltau(cols[a], cols[b])[0] for b in cols.columns] for a in cols.columns],
                        index=names, columns=names)
-    return FidProtocolStudy(table, pd.DataFrame(floors), tau, len(real), len(real))
+    return FidProtocolStudy(table, pd.DataFrame(floors), tau, len(real), len(real), n_boot)
 
 
 REAL_FLOOR = "real-floor-{dataset}.json"       # stored under results/stored/
