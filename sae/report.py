@@ -384,8 +384,9 @@ def evidence_records(build: list[Verdict], numbers: PaperNumbers, latent_dim: in
     for st in comparison.stored_sweeps("table"):
         if not st.missing_rows:
             out += [Judged(st.name, _strength(st), v) for v in table_verdicts(st.runs, numbers, latent_dim)]
-    for st in comparison.stored_sweeps("ablation"):
-        if len(st.seeds_per(lambda r: (r.solver, r.assignment, r.beta))) == len(ABLATION_ROWS):
+    for st in comparison.stored_sweeps("ablation"):     # once every variant has two seeds (a t interval)
+        seeds = st.seeds_per(lambda r: (r.solver, r.assignment, r.beta))
+        if len(seeds) == len(ABLATION_ROWS) and min(seeds.values()) >= 2:
             out.append(Judged(st.name, _strength(st), claim_sinkhorn_vs_hungarian(st.runs, numbers.iclr_table1)))
     for st in comparison.stored_sweeps("latent64"):
         if (v := latent64_verdict(st, numbers)) is not None:
