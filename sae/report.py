@@ -384,9 +384,8 @@ def evidence_records(build: list[Verdict], numbers: PaperNumbers, latent_dim: in
     for st in comparison.stored_sweeps("table"):
         if not st.missing_rows:
             out += [Judged(st.name, _strength(st), v) for v in table_verdicts(st.runs, numbers, latent_dim)]
-    for st in comparison.stored_sweeps("ablation"):     # once every variant has two seeds (a t interval)
-        seeds = st.seeds_per(lambda r: (r.solver, r.assignment, r.beta))
-        if len(seeds) == len(ABLATION_ROWS) and min(seeds.values()) >= 2:
+    for st in comparison.stored_sweeps("ablation"):     # once every variant has two seeds
+        if st.every_row_has(lambda r: (r.solver, r.assignment, r.beta), ABLATION_ROWS):
             out.append(Judged(st.name, _strength(st), claim_sinkhorn_vs_hungarian(st.runs, numbers.iclr_table1)))
     for st in comparison.stored_sweeps("latent64"):
         if (v := latent64_verdict(st, numbers)) is not None:
@@ -396,8 +395,7 @@ def evidence_records(build: list[Verdict], numbers: PaperNumbers, latent_dim: in
 
 def latent64_verdict(st, numbers: PaperNumbers) -> Verdict | None:
     """Claim 3 on a stored 64-d sweep, once every method has two seeds (None before)."""
-    seeds = st.seeds_per(lambda r: r.method)
-    if all(seeds.get(m, 0) >= 2 for m, _ in LATENT64_ROWS):
+    if st.every_row_has(lambda r: r.method, [m for m, _ in LATENT64_ROWS]):
         return claim_gaussian_64d(st.runs, numbers.uai_table1)
     return None
 

@@ -294,6 +294,12 @@ class StoredSweep:
             out[key(r)] = out.get(key(r), 0) + 1
         return out
 
+    def every_row_has(self, key, rows, n: int = 2) -> bool:
+        """Whether each of ``rows`` (values of ``key``) has at least ``n`` seeds: two give a claim
+        on this sweep its t intervals."""
+        seeds = self.seeds_per(key)
+        return all(seeds.get(row, 0) >= n for row in rows)
+
     @property
     def missing_rows(self) -> list[tuple[str, str]]:
         """(method, prior) rows of the table with no complete run yet (a sweep still running)."""
